@@ -1,0 +1,110 @@
+"""A local folder standing in for S3, kept in step with moto's in-process S3.
+
+Stepline's local mode runs the Lambda handlers against moto's S3 API and the
+Spark jobs against plain files. ``LocalLake`` is the bridge: every bucket is a
+folder ``<root>/<bucket>/``; before a Spark job runs, the prefixes it reads are
+copied from moto to the folder, and afterwards the prefixes it wrote are copied
+back (including deletions, so a partition overwrite on disk is an overwrite in
+S3 too). The folder persists between runs, so ``stepline replay`` sees what
+``stepline demo`` landed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+# Spark writes checksum side files next to every part file; S3 never sees them.
+_IGNORED_SUFFIXES = (".crc",)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Location:
+        parsed = urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"not an s3:// URI: {uri!r}")
+        return cls(parsed.netloc, parsed.path.lstrip("/"))
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class LocalLake:
+    """Maps ``s3://bucket/key`` to ``<root>/<bucket>/key`` and mirrors moto S3."""
+
+    def __init__(self, root: Path, s3_client: Any) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._s3 = s3_client
+
+    def path_for(self, uri: str) -> Path:
+        """The local path standing in for an ``s3://`` URI (a prefix keeps its trailing slash)."""
+        location = S3Location.parse(uri)
+        return self.root / location.bucket / location.key
+
+    def local_uri(self, uri: str) -> str:
+        """``path_for`` as a string, keeping a trailing ``/`` for prefixes (Spark and DuckDB want dirs)."""
+        path = str(self.path_for(uri))
+        return path + "/" if uri.endswith("/") and not path.endswith("/") else path
+
+    def _objects(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            yield from page.get("Contents", [])
+
+    def pull(self, uri: str) -> None:
+        """Copy every object under an S3 prefix from moto to the folder, replacing what was there."""
+        location = S3Location.parse(uri)
+        target = self.root / location.bucket / location.key
+        if location.key.endswith("/") and target.exists():
+            shutil.rmtree(target)
+        for obj in self._objects(location.bucket, location.key):
+            path = self.root / location.bucket / obj["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = self._s3.get_object(Bucket=location.bucket, Key=obj["Key"])["Body"]
+            with path.open("wb") as out:
+                shutil.copyfileobj(body, out)
+
+    def push(self, uri: str) -> None:
+        """Make S3 under a prefix equal to the folder: upload what is there, delete what is gone."""
+        location = S3Location.parse(uri)
+        base = self.root / location.bucket
+        local_keys: set[str] = set()
+        start = base / location.key
+        files = [start] if start.is_file() else (start.rglob("*") if start.exists() else [])
+        for path in files:
+            if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
+                key = path.relative_to(base).as_posix()
+                local_keys.add(key)
+                self._s3.upload_file(str(path), location.bucket, key)
+        stale = [o["Key"] for o in self._objects(location.bucket, location.key) if o["Key"] not in local_keys]
+        for start_index in range(0, len(stale), 1000):
+            chunk = stale[start_index : start_index + 1000]
+            self._s3.delete_objects(
+                Bucket=location.bucket, Delete={"Objects": [{"Key": k} for k in chunk]}
+            )
+
+    def restore_bucket(self, bucket: str) -> int:
+        """Load a bucket's folder into moto (at the start of a local session); returns objects loaded."""
+        base = self.root / bucket
+        count = 0
+        if base.exists():
+            for path in base.rglob("*"):
+                if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
+                    self._s3.upload_file(str(path), bucket, path.relative_to(base).as_posix())
+                    count += 1
+        return count
+
+    def save_bucket(self, bucket: str) -> None:
+        """Write a bucket's moto content to its folder (at the end of a local session)."""
+        self.pull(f"s3://{bucket}/")
