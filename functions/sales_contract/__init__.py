@@ -1,0 +1,52 @@
+"""The Stepline sales data contract: one module owns it, everything else imports it.
+
+* :mod:`sales_contract.layout` - the raw key pattern and every output key,
+* :mod:`sales_contract.rules` - the columns and the per-row check,
+* :mod:`sales_contract.validation` - streaming validation of a whole file.
+
+The contract is described for data engineers in ``docs/data-contract.md``.
+"""
+
+from .layout import (
+    RAW_KEY_PATTERN_TEXT,
+    SALES_PREFIX,
+    STORE_ID_PATTERN,
+    RawKeyError,
+    RawSalesKey,
+    is_sales_key,
+    parse_raw_key,
+    raw_key,
+    s3_uri,
+    unmatched_key_rejection_key,
+)
+from .rules import COLUMNS, MAX_ORDER_ID_CHARS, MAX_TEXT_CHARS, RowChecker, check_header
+from .validation import (
+    DEFAULT_MAX_REJECT_RATIO,
+    REJECTS_COLUMNS,
+    Problem,
+    ValidationReport,
+    validate_sales_stream,
+)
+
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_MAX_REJECT_RATIO",
+    "MAX_ORDER_ID_CHARS",
+    "MAX_TEXT_CHARS",
+    "RAW_KEY_PATTERN_TEXT",
+    "REJECTS_COLUMNS",
+    "SALES_PREFIX",
+    "STORE_ID_PATTERN",
+    "Problem",
+    "RawKeyError",
+    "RawSalesKey",
+    "RowChecker",
+    "ValidationReport",
+    "check_header",
+    "is_sales_key",
+    "parse_raw_key",
+    "raw_key",
+    "s3_uri",
+    "unmatched_key_rejection_key",
+    "validate_sales_stream",
+]

@@ -1,0 +1,142 @@
+"""Where Stepline sales files live: the raw key pattern and every output key.
+
+Stores drop files in the raw bucket under::
+
+    sales/date=YYYY-MM-DD/store=<store_id>/<name>.csv      (or .csv.gz)
+
+and the validation step writes, in the data-lake bucket::
+
+    validated/sales/date=D/store=S/<name>.csv.gz            good rows (gzip CSV)
+    quarantine/sales/date=D/store=S/<name>.rejects.csv      rejected rows, when there are some
+    quarantine/sales/date=D/store=S/<name>.rejection.json   why a whole file was rejected
+    quarantine/unmatched_keys/<url-quoted key>.rejection.json   keys that break the pattern
+
+Every output key is a pure function of the raw key, so a rerun or a duplicate
+EventBridge delivery overwrites the same objects instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+#: Everything under this prefix of the raw bucket belongs to Stepline.
+SALES_PREFIX = "sales/"
+
+#: The human-readable form of the pattern, used verbatim in rejection reasons.
+RAW_KEY_PATTERN_TEXT = "sales/date=YYYY-MM-DD/store=<store_id>/<name>.csv[.gz]"
+
+STORE_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
+
+# <name> is anything without a slash; it must not be empty (".csv" alone is not a file name).
+_RAW_KEY_RE = re.compile(
+    r"sales/date=(?P<date>\d{4}-\d{2}-\d{2})"
+    rf"/store=(?P<store>{STORE_ID_PATTERN})"
+    r"/(?P<name>[^/]+?)(?P<ext>\.csv|\.csv\.gz)"
+)
+_STORE_ID_RE = re.compile(STORE_ID_PATTERN)
+
+VALIDATED_ROOT = "validated/sales/"
+QUARANTINE_ROOT = "quarantine/sales/"
+UNMATCHED_KEYS_ROOT = "quarantine/unmatched_keys/"
+
+
+class RawKeyError(ValueError):
+    """A key under ``sales/`` that does not follow the raw key pattern."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"key does not match {RAW_KEY_PATTERN_TEXT}")
+
+
+@dataclass(frozen=True, slots=True)
+class RawSalesKey:
+    """A parsed raw key: which store, which day, which file."""
+
+    key: str
+    run_date: dt.date
+    store_id: str
+    #: The file name without ``.csv`` / ``.csv.gz``; names every output object.
+    name: str
+    compressed: bool
+
+    @property
+    def run_date_text(self) -> str:
+        return self.run_date.isoformat()
+
+    @property
+    def partition(self) -> str:
+        return f"date={self.run_date_text}/store={self.store_id}/"
+
+    @property
+    def validated_prefix_key(self) -> str:
+        """Folder holding every validated file of this store-day (what the Glue job reads)."""
+        return VALIDATED_ROOT + self.partition
+
+    @property
+    def validated_key(self) -> str:
+        return f"{self.validated_prefix_key}{self.name}.csv.gz"
+
+    @property
+    def rejects_key(self) -> str:
+        return f"{QUARANTINE_ROOT}{self.partition}{self.name}.rejects.csv"
+
+    @property
+    def rejection_key(self) -> str:
+        return f"{QUARANTINE_ROOT}{self.partition}{self.name}.rejection.json"
+
+
+def is_sales_key(key: str) -> bool:
+    """Whether the object is Stepline's business at all.
+
+    Objects outside ``sales/`` are ignored. Objects inside it are validated, and
+    a key that breaks the pattern is rejected (and notified), never ignored.
+    """
+    return key.startswith(SALES_PREFIX)
+
+
+def parse_raw_key(key: str) -> RawSalesKey:
+    """Parse a raw key, or raise :class:`RawKeyError` if it breaks the pattern.
+
+    The date must be a real calendar date (``2026-02-30`` is rejected) and the
+    store id must match ``[A-Za-z0-9_-]{1,32}``.
+    """
+    match = _RAW_KEY_RE.fullmatch(key)
+    if match is None:
+        raise RawKeyError(key)
+    try:
+        run_date = dt.date.fromisoformat(match["date"])
+    except ValueError:
+        raise RawKeyError(key) from None
+    return RawSalesKey(
+        key=key,
+        run_date=run_date,
+        store_id=match["store"],
+        name=match["name"],
+        compressed=match["ext"] == ".csv.gz",
+    )
+
+
+def raw_key(
+    run_date: dt.date | str, store_id: str, name: str = "sales", *, gzip: bool = False
+) -> str:
+    """Build the raw key a store uploads to, e.g. ``sales/date=2026-11-20/store=001/sales.csv``."""
+    if isinstance(run_date, str):
+        run_date = dt.date.fromisoformat(run_date)
+    if not _STORE_ID_RE.fullmatch(store_id):
+        raise ValueError(f"store id {store_id!r} does not match {STORE_ID_PATTERN}")
+    if not name or "/" in name:
+        raise ValueError(f"file name {name!r} must be non-empty and contain no '/'")
+    extension = ".csv.gz" if gzip else ".csv"
+    return f"{SALES_PREFIX}date={run_date.isoformat()}/store={store_id}/{name}{extension}"
+
+
+def unmatched_key_rejection_key(key: str) -> str:
+    """Where the rejection record of a key that breaks the pattern goes."""
+    return f"{UNMATCHED_KEYS_ROOT}{quote(key, safe='')}.rejection.json"
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"

@@ -1,0 +1,49 @@
+"""Lambda entry point of "Validate the sales file" (``validate_sales_file.app.lambda_handler``).
+
+Receives the EventBridge S3 "Object Created" event exactly as delivered (the
+state machine passes ``$`` whole) and returns the :class:`ValidationResult`
+fields the state machine reads. The work is in :mod:`validate_sales_file.service`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .models import ValidationResult
+from .service import S3Client, validate_event
+from .settings import get_settings
+
+# Service name comes from POWERTOOLS_SERVICE_NAME; the namespace defaults to
+# "Stepline" so the function works without extra configuration.
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Stepline"))
+
+
+@functools.cache
+def get_s3_client() -> S3Client:
+    """The S3 client, created on first use (never at import, so moto can stand in)."""
+    return boto3.client("s3")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = validate_event(event, settings=get_settings(), s3=get_s3_client())
+    record_metrics(result)
+    return result.model_dump(mode="json")
+
+
+def record_metrics(result: ValidationResult) -> None:
+    metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=result.rows)
+    metrics.add_metric(name="RejectedRows", unit=MetricUnit.Count, value=result.rejected_rows)
+    files_rejected = 0 if result.accepted else 1
+    metrics.add_metric(name="FilesRejected", unit=MetricUnit.Count, value=files_rejected)

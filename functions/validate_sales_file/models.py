@@ -1,0 +1,57 @@
+"""The typed result of validating one arrival: what the state machine reads.
+
+The "Validate the sales file" state's ResultSelector reads every field except
+``reasons`` (``$.Payload.<field>``); every field is always present, ``None``
+when it does not apply. Data rows never appear here: a Step Functions state
+carries at most 256 KiB.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from sales_contract import Problem
+
+#: How many reasons the Lambda returns (the rejects file holds them all).
+MAX_RETURNED_REASONS = 20
+
+
+class Reason(BaseModel):
+    """One problem: the physical line it starts on (1 = header), the column, why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    line: int | None
+    column: str | None
+    reason: str
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> Reason:
+        return cls(line=problem.line, column=problem.column, reason=problem.reason)
+
+
+class ValidationResult(BaseModel):
+    """The verdict on one raw sales object."""
+
+    model_config = ConfigDict(frozen=True)
+
+    accepted: bool
+    run_date: str | None
+    store_id: str | None
+    source_uri: str
+    rows: int
+    good_rows: int
+    rejected_rows: int
+    validated_prefix: str | None
+    rejects_uri: str | None
+    rejection_reason: str | None
+    reasons: list[Reason]
+
+
+class SourceObject(BaseModel):
+    """The raw object that was validated, as recorded in rejection records."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    size: int | None

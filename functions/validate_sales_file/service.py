@@ -1,0 +1,268 @@
+"""Validate one raw sales object in S3 and publish the outcome in the data lake.
+
+This is everything the Lambda does, as a plain function taking its S3 client
+and settings, so tests (moto) and the local runtime call it directly.
+
+Outputs go to deterministic keys derived from the raw key (see
+:mod:`sales_contract.layout`), and every run also removes the outputs an
+earlier run of the same raw key left behind and this run would not write (a
+stale validated copy of a now-rejected file, a stale rejects file, a stale
+rejection record). So reruns and duplicate EventBridge deliveries always leave
+the lake reflecting the latest validation. The raw object is only ever read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from typing import IO, Any
+from urllib.parse import quote, unquote_plus
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from sales_contract import (
+    RAW_KEY_PATTERN_TEXT,
+    SALES_PREFIX,
+    RawKeyError,
+    RawSalesKey,
+    ValidationReport,
+    is_sales_key,
+    parse_raw_key,
+    s3_uri,
+    unmatched_key_rejection_key,
+    validate_sales_stream,
+)
+
+from .models import MAX_RETURNED_REASONS, Reason, SourceObject, ValidationResult
+from .settings import ValidatorSettings
+
+logger = Logger(child=True)
+
+# A boto3 S3 client; typed loosely to keep boto3 stubs out of the Lambda bundle.
+S3Client = Any
+
+# Outputs up to this size stay in memory; larger ones spill to /tmp, so memory
+# stays bounded while small files never touch the disk.
+SPOOL_MAX_BYTES = 8 * 1024 * 1024
+
+
+def validate_event(
+    event: dict[str, Any], *, settings: ValidatorSettings, s3: S3Client
+) -> ValidationResult:
+    """Validate the object named by an EventBridge S3 "Object Created" event."""
+    arrival = parse(event=event, model=S3EventNotificationEventBridgeModel)
+    return validate_arrival(arrival, settings=settings, s3=s3)
+
+
+def validate_arrival(
+    arrival: S3EventNotificationEventBridgeModel, *, settings: ValidatorSettings, s3: S3Client
+) -> ValidationResult:
+    """Validate one arrival; a contract breach is a normal ``accepted=False`` result.
+
+    Only real faults (S3 errors) raise, so the state machine's Retry/Catch
+    handles them.
+    """
+    detail = arrival.detail
+    # S3 URL-encodes keys in its event notifications ("a b.csv" -> "a+b.csv").
+    key = unquote_plus(detail.object.key)
+    version_id = detail.object.version_id
+    source = SourceObject(
+        bucket=detail.bucket.name,
+        key=key,
+        # Unversioned buckets report no version (or "null"): read the current object.
+        version_id=version_id if version_id not in (None, "null") else None,
+        etag=detail.object.etag or None,
+        size=int(detail.object.size) if detail.object.size is not None else None,
+    )
+    source_uri = s3_uri(source.bucket, key)
+
+    if not is_sales_key(key):
+        logger.warning("Ignoring an object outside the sales prefix", extra={"key": key})
+        return _rejected_result(
+            source_uri,
+            None,
+            f"ignored: the object is outside {SALES_PREFIX} and is not a Stepline sales file",
+        )
+    try:
+        raw_key = parse_raw_key(key)
+    except RawKeyError as error:
+        reason = str(error)
+        _put_rejection_record(
+            s3, settings.data_lake_bucket, unmatched_key_rejection_key(key), source, None, reason
+        )
+        return _rejected_result(source_uri, None, reason)
+
+    request: dict[str, Any] = {"Bucket": source.bucket, "Key": key}
+    if source.version_id is not None:
+        # Pin the version in the event, so a later overwrite can't change what this run sees.
+        request["VersionId"] = source.version_id
+    response = s3.get_object(**request)
+    source = source.model_copy(
+        update={
+            "version_id": response.get("VersionId", source.version_id),
+            "etag": response.get("ETag", "").strip('"') or source.etag,
+            "size": response.get("ContentLength", source.size),
+        }
+    )
+    if source.etag != (detail.object.etag or source.etag):
+        logger.warning(
+            "The object changed since the event; validating the current version",
+            extra={"event_etag": detail.object.etag, "object_etag": source.etag},
+        )
+
+    with (
+        tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as good_rows,
+        tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as rejects,
+    ):
+        body = response["Body"]
+        try:
+            report = validate_sales_stream(
+                body,
+                raw_key,
+                max_reject_ratio=settings.max_reject_ratio,
+                good_rows_out=good_rows,
+                rejects_out=rejects,
+                max_reasons=MAX_RETURNED_REASONS,
+            )
+        finally:
+            body.close()
+        return _publish(s3, settings.data_lake_bucket, raw_key, source, report, good_rows, rejects)
+
+
+def _publish(
+    s3: S3Client,
+    lake: str,
+    raw_key: RawSalesKey,
+    source: SourceObject,
+    report: ValidationReport,
+    good_rows: IO[bytes],
+    rejects: IO[bytes],
+) -> ValidationResult:
+    lineage = _lineage_metadata(source)
+    rejects_uri = None
+    if report.rejected_rows:
+        _upload(s3, rejects, lake, raw_key.rejects_key, "text/csv; charset=utf-8", lineage)
+        rejects_uri = s3_uri(lake, raw_key.rejects_key)
+    else:
+        s3.delete_object(Bucket=lake, Key=raw_key.rejects_key)
+
+    if report.accepted:
+        _upload(s3, good_rows, lake, raw_key.validated_key, "application/gzip", lineage)
+        s3.delete_object(Bucket=lake, Key=raw_key.rejection_key)
+        validated_prefix: str | None = s3_uri(lake, raw_key.validated_prefix_key)
+    else:
+        # Stale good rows of an earlier, accepted version must not be cleaned.
+        s3.delete_object(Bucket=lake, Key=raw_key.validated_key)
+        _put_rejection_record(
+            s3,
+            lake,
+            raw_key.rejection_key,
+            source,
+            raw_key,
+            report.rejection_reason or "",
+            report,
+            rejects_uri,
+        )
+        validated_prefix = None
+
+    logger.info(
+        "Validated a sales file",
+        extra={
+            "source_uri": s3_uri(source.bucket, source.key),
+            "accepted": report.accepted,
+            "rows": report.rows,
+            "rejected_rows": report.rejected_rows,
+            "rejection_reason": report.rejection_reason,
+        },
+    )
+    return ValidationResult(
+        accepted=report.accepted,
+        run_date=raw_key.run_date_text,
+        store_id=raw_key.store_id,
+        source_uri=s3_uri(source.bucket, source.key),
+        rows=report.rows,
+        good_rows=report.good_rows,
+        rejected_rows=report.rejected_rows,
+        validated_prefix=validated_prefix,
+        rejects_uri=rejects_uri,
+        rejection_reason=report.rejection_reason,
+        reasons=[Reason.from_problem(p) for p in report.reasons(MAX_RETURNED_REASONS)],
+    )
+
+
+def _rejected_result(source_uri: str, raw_key: RawSalesKey | None, reason: str) -> ValidationResult:
+    return ValidationResult(
+        accepted=False,
+        run_date=raw_key.run_date_text if raw_key else None,
+        store_id=raw_key.store_id if raw_key else None,
+        source_uri=source_uri,
+        rows=0,
+        good_rows=0,
+        rejected_rows=0,
+        validated_prefix=None,
+        rejects_uri=None,
+        rejection_reason=reason,
+        reasons=[Reason(line=None, column=None, reason=reason)],
+    )
+
+
+def _lineage_metadata(source: SourceObject) -> dict[str, str]:
+    # S3 metadata must be ASCII: the key is URL-quoted.
+    return {
+        "stepline-source-key": quote(source.key, safe="/="),
+        "stepline-source-version-id": source.version_id or "",
+        "stepline-source-etag": source.etag or "",
+    }
+
+
+def _upload(
+    s3: S3Client,
+    data: IO[bytes],
+    bucket: str,
+    key: str,
+    content_type: str,
+    metadata: dict[str, str],
+) -> None:
+    data.seek(0)
+    # upload_fileobj streams from the temp file, in parts when it is large.
+    s3.upload_fileobj(
+        data, bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": metadata}
+    )
+
+
+def _put_rejection_record(
+    s3: S3Client,
+    lake: str,
+    record_key: str,
+    source: SourceObject,
+    raw_key: RawSalesKey | None,
+    reason: str,
+    report: ValidationReport | None = None,
+    rejects_uri: str | None = None,
+) -> None:
+    reasons = (
+        [p.as_dict() for p in report.reasons(MAX_RETURNED_REASONS)]
+        if report is not None
+        else [{"line": None, "column": None, "reason": reason}]
+    )
+    record = {
+        "source": source.model_dump(),
+        "run_date": raw_key.run_date_text if raw_key else None,
+        "store_id": raw_key.store_id if raw_key else None,
+        "reason": reason,
+        "reasons": reasons,
+        "rows": report.rows if report else 0,
+        "good_rows": report.good_rows if report else 0,
+        "rejected_rows": report.rejected_rows if report else 0,
+        "rejects_uri": rejects_uri,
+        "key_pattern": RAW_KEY_PATTERN_TEXT,
+        "validated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    s3.put_object(
+        Bucket=lake,
+        Key=record_key,
+        Body=json.dumps(record, indent=2).encode("utf-8"),
+        ContentType="application/json",
+    )

@@ -1,0 +1,104 @@
+"""The raw key pattern and the output layout derived from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sales_contract import (
+    RAW_KEY_PATTERN_TEXT,
+    RawKeyError,
+    is_sales_key,
+    parse_raw_key,
+    raw_key,
+    unmatched_key_rejection_key,
+)
+
+
+def test_plain_csv_key_is_parsed() -> None:
+    """A key following the pattern yields its run date, store, name and compression."""
+    parsed = parse_raw_key("sales/date=2026-11-20/store=store_001/morning.csv")
+    assert parsed.run_date == dt.date(2026, 11, 20)
+    assert parsed.store_id == "store_001"
+    assert parsed.name == "morning"
+    assert parsed.compressed is False
+
+
+def test_gzip_key_is_parsed_as_compressed() -> None:
+    """A .csv.gz key is compressed and its name drops both extensions."""
+    parsed = parse_raw_key("sales/date=2026-11-20/store=A-9/batch.1.csv.gz")
+    assert parsed.compressed is True
+    assert parsed.name == "batch.1"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "sales/date=2026-02-30/store=store_001/sales.csv",  # not a calendar date
+        "sales/date=2026-13-01/store=store_001/sales.csv",
+        "sales/date=2026-1-01/store=store_001/sales.csv",
+        "sales/date=2026-11-20/store=" + "s" * 33 + "/sales.csv",  # store id too long
+        "sales/date=2026-11-20/store=/sales.csv",  # empty store id
+        "sales/date=2026-11-20/sales.csv",  # missing store
+        "sales/date=2026-11-20/store=st.01/sales.csv",  # '.' not allowed in a store id
+        "sales/date=2026-11-20/store=store_001/sales.txt",
+        "sales/date=2026-11-20/store=store_001/.csv",  # empty name
+        "sales/date=2026-11-20/store=store_001/extra/sales.csv",
+        "sales/2026-11-20/store_001.csv",
+    ],
+)
+def test_keys_breaking_the_pattern_are_rejected(key: str) -> None:
+    """Keys under sales/ that break the pattern raise RawKeyError with the pattern text."""
+    with pytest.raises(RawKeyError) as raised:
+        parse_raw_key(key)
+    assert str(raised.value) == f"key does not match {RAW_KEY_PATTERN_TEXT}"
+    assert is_sales_key(key)
+
+
+def test_store_id_of_32_characters_is_accepted() -> None:
+    """32 characters is the longest store id allowed."""
+    store = "S" * 32
+    assert parse_raw_key(f"sales/date=2026-11-20/store={store}/x.csv").store_id == store
+
+
+@pytest.mark.parametrize("key", ["inventory/date=2026-11-20/x.csv", "Sales/x.csv", "x.csv", ""])
+def test_objects_outside_sales_are_not_ours(key: str) -> None:
+    """Only keys under sales/ are Stepline's business."""
+    assert not is_sales_key(key)
+
+
+def test_output_keys_follow_the_layout() -> None:
+    """Validated, rejects and rejection keys are derived from the raw key's date, store and name."""
+    parsed = parse_raw_key("sales/date=2026-11-20/store=store_001/evening.csv.gz")
+    assert parsed.validated_prefix_key == "validated/sales/date=2026-11-20/store=store_001/"
+    assert parsed.validated_key == "validated/sales/date=2026-11-20/store=store_001/evening.csv.gz"
+    assert (
+        parsed.rejects_key
+        == "quarantine/sales/date=2026-11-20/store=store_001/evening.rejects.csv"
+    )
+    assert (
+        parsed.rejection_key
+        == "quarantine/sales/date=2026-11-20/store=store_001/evening.rejection.json"
+    )
+
+
+def test_unmatched_key_record_uses_the_url_quoted_key() -> None:
+    """Keys breaking the pattern are recorded under quarantine/unmatched_keys/, quoted."""
+    assert (
+        unmatched_key_rejection_key("sales/2026-11-20/a b.csv")
+        == "quarantine/unmatched_keys/sales%2F2026-11-20%2Fa%20b.csv.rejection.json"
+    )
+
+
+def test_raw_key_builder_round_trips() -> None:
+    """raw_key builds keys that parse back to the same store, date and name."""
+    key = raw_key("2026-11-20", "store_001", "till-3", gzip=True)
+    assert key == "sales/date=2026-11-20/store=store_001/till-3.csv.gz"
+    parsed = parse_raw_key(key)
+    assert (parsed.store_id, parsed.name, parsed.compressed) == ("store_001", "till-3", True)
+
+
+def test_raw_key_builder_refuses_a_bad_store_id() -> None:
+    """raw_key refuses store ids the pattern would reject."""
+    with pytest.raises(ValueError, match="store id"):
+        raw_key("2026-11-20", "store 1")

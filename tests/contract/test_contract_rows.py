@@ -1,0 +1,161 @@
+"""Row rules: each column's check, with the exact reason a data engineer sees."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_good_row_has_no_reasons(one_row_reasons) -> None:
+    """The reference row passes every check."""
+    assert one_row_reasons() == []
+
+
+def test_store_mismatch_is_rejected(one_row_reasons) -> None:
+    """store_id must equal the key's store."""
+    assert one_row_reasons(store_id="store_002") == [
+        "store_id: 'store_002' differs from the key's store 'store_001'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "sold_at",
+    [
+        "2026-11-20T10:15:00Z",
+        "2026-11-20T10:15:00.123Z",
+        "2026-11-20T00:00:00+00:00",
+        # Local date matches though the UTC date is the day before / after.
+        "2026-11-20T02:00:00+05:30",
+        "2026-11-20T23:30:00-05:00",
+    ],
+)
+def test_sold_at_with_offset_on_the_run_date_is_accepted(one_row_reasons, sold_at: str) -> None:
+    """sold_at with Z or an offset is judged by its local date, not its UTC date."""
+    assert one_row_reasons(sold_at=sold_at) == []
+
+
+def test_sold_at_on_another_local_date_is_rejected(one_row_reasons) -> None:
+    """A local date other than the run date is rejected even if the UTC date matches."""
+    assert one_row_reasons(sold_at="2026-11-19T23:30:00-01:00") == [
+        "sold_at: local date 2026-11-19 differs from the run date 2026-11-20"
+    ]
+
+
+def test_sold_at_without_offset_is_rejected(one_row_reasons) -> None:
+    """A timestamp without Z or an offset is ambiguous and rejected."""
+    assert one_row_reasons(sold_at="2026-11-20T10:15:00") == [
+        "sold_at: '2026-11-20T10:15:00' has no UTC offset (end it with Z or e.g. +01:00)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "sold_at", ["20/11/2026 10:15", "2026-11-20", "2026-11-20 10:15:00Z", "yesterday", ""]
+)
+def test_sold_at_not_iso_is_rejected(one_row_reasons, sold_at: str) -> None:
+    """Anything but an ISO-8601 timestamp is rejected."""
+    (reason,) = one_row_reasons(sold_at=sold_at)
+    assert reason.startswith(f"sold_at: {sold_at!r} is not an ISO-8601 timestamp")
+
+
+def test_sold_at_that_is_not_a_real_time_is_rejected(one_row_reasons) -> None:
+    """An hour of 25 matches the shape but is not a real time."""
+    assert one_row_reasons(sold_at="2026-11-20T25:00:00Z") == [
+        "sold_at: '2026-11-20T25:00:00Z' is not a real date and time"
+    ]
+
+
+@pytest.mark.parametrize("quantity", ["1", "12", "-2", "2147483647"])
+def test_non_zero_integer_quantities_are_accepted(one_row_reasons, quantity: str) -> None:
+    """quantity may be any non-zero integer; negative means a return."""
+    assert one_row_reasons(quantity=quantity) == []
+
+
+@pytest.mark.parametrize("quantity", ["0", "-0", "1.5", "two", "", "+3", " 3"])
+def test_bad_quantities_are_rejected(one_row_reasons, quantity: str) -> None:
+    """Zero, fractions and non-numbers are rejected with a specific reason."""
+    assert one_row_reasons(quantity=quantity) == [
+        f"quantity: {quantity!r} is not a non-zero integer"
+    ]
+
+
+def test_quantity_out_of_int32_range_is_rejected(one_row_reasons) -> None:
+    """quantity must fit a 32-bit integer (the clean step's INT)."""
+    assert one_row_reasons(quantity="99999999999") == [
+        "quantity: '99999999999' is out of range (at most 2147483647 either way)"
+    ]
+
+
+@pytest.mark.parametrize("price", ["0", "0.00", "3", "3.5", "3.49", "1234567890123456.99"])
+def test_prices_with_up_to_two_decimals_are_accepted(one_row_reasons, price: str) -> None:
+    """unit_price is a non-negative decimal with at most 2 decimal places."""
+    assert one_row_reasons(unit_price=price) == []
+
+
+@pytest.mark.parametrize(
+    ("price", "reason"),
+    [
+        ("3.495", "unit_price: '3.495' has more than 2 decimal places"),
+        ("-1.00", "unit_price: '-1.00' is negative"),
+        ("1,50", "unit_price: '1,50' is not a decimal number like 12.50"),
+        (".5", "unit_price: '.5' is not a decimal number like 12.50"),
+        ("", "unit_price: '' is not a decimal number like 12.50"),
+        (
+            "12345678901234567",
+            "unit_price: '12345678901234567' is too large (at most 16 digits before the point)",
+        ),
+    ],
+)
+def test_bad_prices_are_rejected(one_row_reasons, price: str, reason: str) -> None:
+    """Negative, over-precise or malformed prices are rejected with a specific reason."""
+    assert one_row_reasons(unit_price=price) == [reason]
+
+
+def test_order_id_of_64_characters_is_accepted(one_row_reasons) -> None:
+    """64 characters is the longest order id."""
+    assert one_row_reasons(order_id="o" * 64) == []
+
+
+def test_order_id_of_65_characters_is_rejected(one_row_reasons) -> None:
+    """An order id longer than 64 characters is rejected."""
+    assert one_row_reasons(order_id="o" * 65) == ["order_id: 65 characters, more than 64"]
+
+
+@pytest.mark.parametrize("column", ["order_id", "sku", "category"])
+def test_empty_text_values_are_rejected(one_row_reasons, column: str) -> None:
+    """order_id, sku and category must not be empty."""
+    assert one_row_reasons(**{column: ""}) == [f"{column}: must not be empty"]
+
+
+@pytest.mark.parametrize("column", ["sku", "category"])
+def test_text_of_256_multibyte_characters_is_accepted(one_row_reasons, column: str) -> None:
+    """256 characters fit VARCHAR(1024) even at 4 UTF-8 bytes each."""
+    assert one_row_reasons(**{column: "😀" * 256}) == []
+
+
+@pytest.mark.parametrize("column", ["sku", "category"])
+def test_text_of_257_characters_is_rejected(one_row_reasons, column: str) -> None:
+    """More than 256 characters in sku or category is rejected."""
+    assert one_row_reasons(**{column: "x" * 257}) == [f"{column}: 257 characters, more than 256"]
+
+
+def test_surrounding_whitespace_is_rejected_not_trimmed(one_row_reasons) -> None:
+    """Values are never trimmed; surrounding whitespace is an error to fix at the source."""
+    assert one_row_reasons(category="Grocery ") == [
+        "category: 'Grocery ' has leading or trailing whitespace"
+    ]
+
+
+def test_every_problem_of_a_row_is_reported(one_row_reasons) -> None:
+    """A row breaking several rules reports each one, in column order."""
+    reasons = one_row_reasons(quantity="0", unit_price="-1", sku="")
+    assert reasons == [
+        "sku: must not be empty",
+        "quantity: '0' is not a non-zero integer",
+        "unit_price: '-1' is negative",
+    ]
+
+
+def test_duplicate_order_lines_are_kept(kit) -> None:
+    """Duplicate (order_id, sku) rows pass validation; the clean step removes them."""
+    row = kit.row()
+    validated = kit.validate(kit.csv([row, kit.row(sold_at="2026-11-20T11:00:00Z")]))
+    assert validated.report.good_rows == 2

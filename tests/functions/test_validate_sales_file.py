@@ -1,0 +1,246 @@
+"""The validation Lambda against moto S3: outputs, idempotency, versions, the handler contract."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from sales_contract import COLUMNS
+from validate_sales_file import app
+from validate_sales_file.service import validate_event
+from validate_sales_file.settings import SettingsError, ValidatorSettings, get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "events" / "samples"
+LAKE = "stepline-dev-lake-123456789012"
+KEY = "sales/date=2026-11-20/store=store_002/sales.csv"
+PARTITION = "date=2026-11-20/store=store_002/"
+VALIDATED_KEY = f"validated/sales/{PARTITION}sales.csv.gz"
+REJECTS_KEY = f"quarantine/sales/{PARTITION}sales.rejects.csv"
+REJECTION_KEY = f"quarantine/sales/{PARTITION}sales.rejection.json"
+
+GOOD = (SAMPLES / "with_bad_rows.csv").read_bytes()  # 200 rows, 2 bad: accepted
+BAD_HEADER = (
+    (SAMPLES / "bad_header.csv").read_bytes().replace(b"store_005", b"store_002")
+)
+HEADER = ",".join(COLUMNS).encode() + b"\n"
+CLEAN_ROW = b"o-1,store_002,2026-11-20T10:00:00Z,GRO-1,Grocery,1,2.50\n"
+
+
+def validate(lake, event):
+    return validate_event(event, settings=lake.settings, s3=lake.s3)
+
+
+def test_accepted_file_writes_validated_gzip_and_rejects(lake) -> None:
+    """An accepted file yields the validated gzip (canonical header) and a rejects file."""
+    result = validate(lake, lake.land(KEY, GOOD))
+    assert result.accepted
+    assert (result.rows, result.good_rows, result.rejected_rows) == (200, 198, 2)
+    assert result.validated_prefix == f"s3://{LAKE}/validated/sales/{PARTITION}"
+    assert result.rejects_uri == f"s3://{LAKE}/{REJECTS_KEY}"
+    assert lake.listing() == [REJECTS_KEY, VALIDATED_KEY]
+    validated = gzip.decompress(lake.read(VALIDATED_KEY)).decode()
+    assert validated.split("\n", 1)[0] == ",".join(COLUMNS)
+    assert validated.count("\n") == 1 + 198
+    rejects = lake.read(REJECTS_KEY).decode().splitlines()
+    assert rejects[0] == "line,column,reason,record"
+    assert len(rejects) == 3
+
+
+def test_clean_file_writes_no_rejects(lake) -> None:
+    """A file without bad rows writes only the validated copy; rejects_uri is null."""
+    result = validate(lake, lake.land(KEY, HEADER + CLEAN_ROW))
+    assert result.accepted and result.rejects_uri is None
+    assert lake.listing() == [VALIDATED_KEY]
+
+
+def test_rejected_file_writes_a_record_and_removes_the_earlier_validated_copy(lake) -> None:
+    """A rejected re-upload records why and deletes the validated copy of the earlier version."""
+    validate(lake, lake.land(KEY, GOOD))
+    result = validate(lake, lake.land(KEY, BAD_HEADER))
+    assert not result.accepted
+    assert result.rejection_reason == "missing column(s): category; unknown column(s): colour"
+    assert result.validated_prefix is None
+    assert lake.listing() == [REJECTION_KEY]  # stale validated copy and rejects file removed
+    record = json.loads(lake.read(REJECTION_KEY))
+    assert record["source"]["bucket"] == "stepline-dev-raw-123456789012"
+    assert record["source"]["key"] == KEY
+    assert record["source"]["version_id"] and record["source"]["etag"]
+    assert record["source"]["size"] == len(BAD_HEADER)
+    assert record["reason"] == result.rejection_reason
+    assert [r["reason"] for r in record["reasons"]] == [
+        "missing column(s): category",
+        "unknown column(s): colour",
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", record["validated_at"])
+
+
+def test_accepted_re_upload_removes_the_earlier_rejection_record(lake) -> None:
+    """Fixing a rejected file and re-uploading it clears the stale rejection record."""
+    validate(lake, lake.land(KEY, BAD_HEADER))
+    validate(lake, lake.land(KEY, HEADER + CLEAN_ROW))
+    assert lake.listing() == [VALIDATED_KEY]
+
+
+def test_too_many_bad_rows_rejects_but_keeps_the_rejects_file(lake) -> None:
+    """Over MaxRejectRatio the file is rejected; its rejects file still explains each row."""
+    data = HEADER + CLEAN_ROW + CLEAN_ROW.replace(b",1,2.50", b",0,2.50")
+    result = validate(lake, lake.land(KEY, data))
+    assert not result.accepted
+    assert result.rejection_reason.startswith("too many rejected rows: 1 of 2")
+    assert result.rejects_uri == f"s3://{LAKE}/{REJECTS_KEY}"
+    assert lake.listing() == [REJECTION_KEY, REJECTS_KEY]
+
+
+@pytest.mark.parametrize(
+    ("key", "data"),
+    [
+        (KEY, GOOD),
+        (KEY, BAD_HEADER),
+        (KEY, b""),
+        ("sales/date=2026-11-20/store=store_002/sales.csv.gz", b"not gzip"),
+        ("sales/2026-11-20/store_002.csv", GOOD),
+    ],
+    ids=["accepted", "bad-header", "empty", "bad-gzip", "bad-key"],
+)
+def test_raw_object_is_never_modified(lake, key: str, data: bytes) -> None:
+    """Whatever the outcome, the raw object keeps its bytes, ETag and version."""
+    event = lake.land(key, data)
+    before = lake.s3.head_object(Bucket="stepline-dev-raw-123456789012", Key=key)
+    validate(lake, event)
+    after = lake.s3.head_object(Bucket="stepline-dev-raw-123456789012", Key=key)
+    assert (after["ETag"], after["VersionId"]) == (before["ETag"], before["VersionId"])
+    assert lake.read(key, bucket="stepline-dev-raw-123456789012") == data
+    versions = lake.s3.list_object_versions(Bucket="stepline-dev-raw-123456789012", Prefix=key)
+    assert len(versions["Versions"]) == 1 and not versions.get("DeleteMarkers")
+
+
+@pytest.mark.parametrize("data", [GOOD, BAD_HEADER], ids=["accepted", "rejected"])
+def test_the_same_event_twice_gives_the_same_outputs(lake, data: bytes) -> None:
+    """A duplicate delivery overwrites the same keys with the same content."""
+    event = lake.land(KEY, data)
+    first = validate(lake, event)
+    snapshot = {key: lake.read(key) for key in lake.listing()}
+    second = validate(lake, event)
+    assert second == first
+    assert lake.listing() == sorted(snapshot)
+    for key, content in snapshot.items():
+        if key.endswith(".json"):
+            strip = lambda raw: {k: v for k, v in json.loads(raw).items() if k != "validated_at"}  # noqa: E731
+            assert strip(lake.read(key)) == strip(content)
+        else:
+            assert lake.read(key) == content
+
+
+def test_the_event_version_is_validated_not_the_latest(lake) -> None:
+    """With a version id in the event, a later overwrite does not change what is validated."""
+    first_event = lake.land(KEY, HEADER + CLEAN_ROW)
+    lake.land(KEY, BAD_HEADER)  # overwritten before the first run got to it
+    result = validate(lake, first_event)
+    assert result.accepted and result.rows == 1
+
+
+def test_key_breaking_the_pattern_is_recorded_under_unmatched_keys(lake) -> None:
+    """A bad key is rejected with nulls for date/store and a record under unmatched_keys/."""
+    result = validate(lake, lake.land("sales/2026-11-20/store_002.csv", GOOD))
+    assert not result.accepted
+    assert (result.run_date, result.store_id, result.validated_prefix) == (None, None, None)
+    assert result.rejection_reason.startswith("key does not match sales/date=YYYY-MM-DD/")
+    record_key = "quarantine/unmatched_keys/sales%2F2026-11-20%2Fstore_002.csv.rejection.json"
+    assert lake.listing() == [record_key]
+    assert json.loads(lake.read(record_key))["source"]["key"] == "sales/2026-11-20/store_002.csv"
+
+
+def test_object_outside_sales_is_ignored(lake) -> None:
+    """An object outside sales/ is not read and nothing is written."""
+    result = validate(lake, lake.land("inventory/today.csv", GOOD))
+    assert not result.accepted and result.rejection_reason.startswith("ignored:")
+    assert lake.listing() == []
+
+
+def test_url_encoded_key_in_the_event_is_decoded(lake) -> None:
+    """Keys arrive URL-encoded (space as '+'); the object is still found."""
+    key = "sales/date=2026-11-20/store=store_002/till 3.csv"
+    result = validate(lake, lake.land(key, HEADER + CLEAN_ROW))
+    assert result.accepted
+    assert result.source_uri == f"s3://stepline-dev-raw-123456789012/{key}"
+    assert lake.listing() == [f"validated/sales/{PARTITION}till 3.csv.gz"]
+
+
+def test_missing_object_is_a_fault_not_a_rejection(lake) -> None:
+    """An S3 error raises, so Step Functions' Retry/Catch handles it."""
+    event = lake.land(KEY, GOOD)
+    lake.s3.delete_object(Bucket="stepline-dev-raw-123456789012", Key=KEY,
+                          VersionId=event["detail"]["object"]["version-id"])
+    with pytest.raises(ClientError):
+        validate(lake, event)
+
+
+def test_result_keys_are_exactly_what_the_state_machine_reads(lake) -> None:
+    """The result has every $.Payload field the ASL ResultSelector reads, plus reasons."""
+    asl = json.loads((ROOT / "statemachines" / "sales_pipeline.asl.json").read_text())
+    selector = asl["States"]["Validate the sales file"]["ResultSelector"]
+    read = {path.removeprefix("$.Payload.") for path in selector.values()}
+    for data in (GOOD, BAD_HEADER):
+        payload = validate(lake, lake.land(KEY, data)).model_dump(mode="json")
+        assert set(payload) == read | {"reasons"}
+    bad_key = validate(lake, lake.land("sales/x.csv", GOOD)).model_dump(mode="json")
+    assert set(bad_key) == read | {"reasons"}
+
+
+def test_handler_validates_with_settings_from_the_environment(lake, monkeypatch, capsys) -> None:
+    """lambda_handler reads its settings from the environment, returns JSON, emits metrics."""
+    monkeypatch.setenv("DATA_LAKE_BUCKET", LAKE)
+    monkeypatch.setenv("MAX_REJECT_RATIO", "0.001")  # 2 bad rows in 200 is now too many
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stepline-validate")
+    app.get_s3_client.cache_clear()
+    try:
+        payload = app.lambda_handler(lake.land(KEY, GOOD), _LambdaContext())
+    finally:
+        app.get_s3_client.cache_clear()  # the lazily created client belongs to this moto
+    assert payload["accepted"] is False
+    assert payload["rejection_reason"].endswith("MaxRejectRatio 0.001")
+    assert len(payload["reasons"]) <= 20
+    json.dumps(payload)  # plain JSON, as Lambda returns it
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    metrics = {name: emf[-1][name] for name in ("Rows", "RejectedRows", "FilesRejected")}
+    assert metrics == {"Rows": [200], "RejectedRows": [2], "FilesRejected": [1]}
+
+
+def test_missing_setting_fails_loudly(monkeypatch) -> None:
+    """A missing environment variable raises SettingsError naming it."""
+    monkeypatch.delenv("DATA_LAKE_BUCKET", raising=False)
+    monkeypatch.setenv("MAX_REJECT_RATIO", "0.01")
+    with pytest.raises(SettingsError, match="DATA_LAKE_BUCKET"):
+        get_settings()
+
+
+@pytest.mark.parametrize("ratio", ["1.5", "-0.1", "lots"])
+def test_malformed_ratio_fails_loudly(ratio: str) -> None:
+    """MAX_REJECT_RATIO outside 0..1 or not a number is refused."""
+    with pytest.raises(SettingsError, match="max_reject_ratio"):
+        ValidatorSettings.from_environ({"DATA_LAKE_BUCKET": LAKE, "MAX_REJECT_RATIO": ratio})
+
+
+MANIFEST = json.loads((ROOT / "events" / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("arrival", MANIFEST["arrivals"], ids=lambda a: a["event"])
+def test_checked_in_events_give_the_documented_outcomes(lake, arrival) -> None:
+    """Replaying each sample event on its uploaded sample gives the manifest's verdict."""
+    data = (ROOT / "events" / arrival["upload"]).read_bytes()
+    lake.s3.put_object(Bucket="stepline-dev-raw-123456789012", Key=arrival["key"], Body=data)
+    event = json.loads((ROOT / "events" / arrival["event"]).read_text())
+    payload = validate(lake, event).model_dump(mode="json")
+    assert {name: payload[name] for name in arrival["expected"]} == arrival["expected"]
+
+
+class _LambdaContext:
+    function_name = "validate-sales-file"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:validate-sales-file"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
