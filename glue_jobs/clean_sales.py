@@ -1,0 +1,461 @@
+"""Stepline's Glue clean job: one store-day of validated sales -> typed, deduplicated Parquet.
+
+The state machine's "Clean the sales file" state starts this job (AWS Glue 5.0,
+Spark 3.5.4, Python 3.11) with::
+
+    --run_date 2026-11-20 --store_id 0042
+    --validated_prefix s3://<lake>/validated/sales/date=2026-11-20/store=0042/
+    --clean_root s3://<lake>/clean/sales/
+    --metrics_root s3://<lake>/clean/_metrics/
+
+and the job
+
+1. extracts every validated gzip CSV of the store-day (``<validated_prefix>*.csv.gz``),
+   reading all columns as text with an explicit schema;
+2. transforms: trims, types (``sold_at`` -> UTC timestamp plus its original
+   offset, ``quantity`` -> int, ``unit_price`` -> decimal(12,2), ``revenue`` =
+   quantity x unit_price as decimal(18,2)) and removes duplicate
+   ``(order_id, sku)`` lines, keeping the latest ``sold_at``;
+3. loads the result to ``<clean_root>sale_date=D/store_id=S/``, replacing that
+   one partition (a rerun replaces, never appends; other stores and days are
+   untouched);
+4. writes the counts ``{"run_date", "store_id", "rows_in", "duplicates_removed",
+   "rows_out"}`` as one JSON object to ``<metrics_root>date=D/store=S.json``,
+   which the next state reads for the run's notification.
+
+This file is uploaded to S3 as the Glue script, so it imports nothing from
+Stepline: only PySpark, boto3 and the standard library. Glue-only modules are
+imported inside :func:`main`, so the module (and its tests) run on plain
+PySpark, and the local runtime calls :func:`run` with local paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType, StringType, StructField, StructType
+
+logger = logging.getLogger("stepline.clean_sales")
+
+#: The canonical column order of validated files. It mirrors
+#: ``sales_contract.rules.COLUMNS`` (Glue cannot import the Lambda package; a
+#: test keeps the two equal).
+RAW_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "store_id",
+    "sold_at",
+    "sku",
+    "category",
+    "quantity",
+    "unit_price",
+)
+
+#: Every column is read as text and typed afterwards, so a value Spark cannot
+#: type is seen (and fails the job) instead of silently becoming NULL at read time.
+RAW_SCHEMA = StructType([StructField(name, StringType(), True) for name in RAW_COLUMNS])
+
+#: Mirrors ``sales_contract.layout.STORE_ID_PATTERN``; the store id becomes a
+#: path segment, so anything else is refused before a byte is written.
+STORE_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
+
+UNIT_PRICE_TYPE = DecimalType(12, 2)
+REVENUE_TYPE = DecimalType(18, 2)
+
+#: Columns of the typed record produced by :func:`standardise`, in order.
+#: ``sold_at`` is the UTC instant; ``sold_at_offset`` keeps the offset the
+#: store wrote (``+05:30``; ``Z`` becomes ``+00:00``) so local time can be rebuilt.
+TYPED_COLUMNS: tuple[str, ...] = (
+    "order_id",
+    "store_id",
+    "sold_at",
+    "sold_at_offset",
+    "sku",
+    "category",
+    "quantity",
+    "unit_price",
+    "revenue",
+)
+
+#: Columns written to the Parquet files. ``store_id`` and ``sale_date`` are not
+#: stored in the files: they are the Hive partition directories.
+CLEAN_FILE_COLUMNS: tuple[str, ...] = tuple(c for c in TYPED_COLUMNS if c != "store_id")
+
+#: The keys of the metrics JSON, which the state machine and notification read.
+METRICS_KEYS: tuple[str, ...] = (
+    "run_date",
+    "store_id",
+    "rows_in",
+    "duplicates_removed",
+    "rows_out",
+)
+
+# The contract's sold_at always ends in "Z" or "+hh:mm"/"-hh:mm".
+_OFFSET_PATTERN = r"(Z|[+-]\d{2}:\d{2})$"
+
+MetricsWriter = Callable[[str, dict[str, Any]], None]
+
+
+class ContractBreachError(ValueError):
+    """Validated rows that the clean job cannot type or place: the upstream check let them by.
+
+    The job fails rather than write NULLs or misfiled rows; the message names
+    each broken rule and how many rows break it.
+    """
+
+
+def _as_prefix(uri: str) -> str:
+    """``uri`` with exactly one trailing ``/``, so prefixes join the same way everywhere."""
+    if not uri or not uri.strip():
+        raise ValueError("a path/URI argument is empty")
+    return uri.rstrip("/") + "/"
+
+
+def _parse_run_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--run_date {text!r} is not a YYYY-MM-DD date") from None
+
+
+@dataclass(frozen=True)
+class CleanArgs:
+    """The clean job's arguments, checked once: a bad value fails before Spark does any work.
+
+    ``run_date`` may be given as a date or as ``YYYY-MM-DD`` text. Paths may be
+    ``s3://`` URIs (Glue), ``file://`` URIs or plain local paths (the local
+    runtime); roots and prefixes get a trailing ``/``.
+    """
+
+    run_date: dt.date
+    store_id: str
+    validated_prefix: str
+    clean_root: str
+    metrics_root: str
+
+    #: The job's argument names, as Glue passes them (``--run_date`` ...).
+    OPTION_NAMES = ("run_date", "store_id", "validated_prefix", "clean_root", "metrics_root")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.run_date, str):
+            object.__setattr__(self, "run_date", _parse_run_date(self.run_date))
+        if not isinstance(self.run_date, dt.date):
+            raise TypeError(f"run_date must be a date or YYYY-MM-DD text, got {self.run_date!r}")
+        if not re.fullmatch(STORE_ID_PATTERN, self.store_id):
+            raise ValueError(f"store_id {self.store_id!r} does not match {STORE_ID_PATTERN}")
+        for name in ("validated_prefix", "clean_root", "metrics_root"):
+            object.__setattr__(self, name, _as_prefix(getattr(self, name)))
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, str]) -> CleanArgs:
+        """Build from a name -> value mapping such as Glue's ``getResolvedOptions`` result."""
+        missing = [name for name in cls.OPTION_NAMES if not options.get(name)]
+        if missing:
+            raise ValueError(
+                f"missing clean job argument(s): {', '.join('--' + m for m in missing)}"
+            )
+        run_date = _parse_run_date(options["run_date"])
+        return cls(
+            run_date=run_date,
+            store_id=options["store_id"],
+            validated_prefix=options["validated_prefix"],
+            clean_root=options["clean_root"],
+            metrics_root=options["metrics_root"],
+        )
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str]) -> CleanArgs:
+        """Parse ``--run_date D --store_id S ...`` (the Glue argument names) without Glue."""
+        parser = argparse.ArgumentParser(
+            prog="clean_sales.py", description="Clean one store-day of validated sales."
+        )
+        for name in cls.OPTION_NAMES:
+            parser.add_argument(f"--{name}", required=True)
+        return cls.from_options(vars(parser.parse_args(list(argv))))
+
+    @property
+    def run_date_text(self) -> str:
+        return self.run_date.isoformat()
+
+    @property
+    def source_glob(self) -> str:
+        """Every validated file of the store-day (one per raw file the store sent that day)."""
+        return f"{self.validated_prefix}*.csv.gz"
+
+    @property
+    def partition_uri(self) -> str:
+        """The one clean partition this run owns and replaces."""
+        return f"{self.clean_root}sale_date={self.run_date_text}/store_id={self.store_id}/"
+
+    @property
+    def metrics_uri(self) -> str:
+        """Where the counts go; the state machine reads the same key."""
+        return f"{self.metrics_root}date={self.run_date_text}/store={self.store_id}.json"
+
+
+# --------------------------------------------------------------------------- extract
+
+
+def extract(spark: SparkSession, source_glob: str) -> DataFrame:
+    """Read validated gzip CSVs as all-text columns in the contract's order.
+
+    ``enforceSchema=false`` makes Spark check each file's header against the
+    schema, so a file with moved columns fails instead of being read shifted.
+    Quoted fields may hold commas and newlines, hence ``multiLine``.
+    """
+    return (
+        spark.read.schema(RAW_SCHEMA)
+        .option("header", "true")
+        .option("enforceSchema", "false")
+        .option("multiLine", "true")
+        .option("quote", '"')
+        .option("escape", '"')
+        .option("mode", "FAILFAST")
+        .option("encoding", "UTF-8")
+        .csv(source_glob)
+    )
+
+
+# --------------------------------------------------------------------------- transform
+
+
+def _trimmed(name: str) -> Column:
+    # F.trim only strips spaces; validated text may still end in a tab or a
+    # newline inside a quoted field, which would split a category in two.
+    return F.regexp_replace(F.col(name), r"^\s+|\s+$", "")
+
+
+def standardise(raw: DataFrame) -> DataFrame:
+    """Trim and type one store-day of validated rows (pure: DataFrame in, DataFrame out).
+
+    A value that cannot be typed becomes NULL here; :func:`contract_breaches`
+    counts those and :func:`run` refuses to write them.
+    """
+    text = raw.select(*[_trimmed(name).alias(name) for name in RAW_COLUMNS])
+    offset = F.regexp_extract(F.col("sold_at"), _OFFSET_PATTERN, 1)
+    quantity = F.when(F.col("quantity").rlike(r"^[+-]?\d+$"), F.col("quantity").cast("int"))
+    unit_price = F.col("unit_price").cast(UNIT_PRICE_TYPE)
+    return text.select(
+        F.col("order_id"),
+        F.col("store_id"),
+        # Only strings with an explicit offset are typed: a naive time would be
+        # read in the session's zone and silently shift.
+        F.when(offset != "", F.col("sold_at").cast("timestamp")).alias("sold_at"),
+        F.when(offset == "Z", F.lit("+00:00")).when(offset != "", offset).alias("sold_at_offset"),
+        F.col("sku"),
+        F.col("category"),
+        quantity.alias("quantity"),
+        unit_price.alias("unit_price"),
+        # int x decimal(12,2) is exact in decimal(23,2); the cast to (18,2)
+        # yields NULL on overflow, which contract_breaches reports.
+        (quantity.cast(DecimalType(10, 0)) * unit_price).cast(REVENUE_TYPE).alias("revenue"),
+        # The local calendar date the store wrote, for the run-date check.
+        F.substring(F.col("sold_at"), 1, 10).alias("_local_date"),
+    )
+
+
+def dedupe(typed: DataFrame) -> DataFrame:
+    """Keep one line per ``(order_id, sku)``: the one with the latest ``sold_at``.
+
+    A store re-sending a line (a corrected quantity or price, or the same file
+    twice) is a duplicate, not a second sale. Ties on ``sold_at`` are broken on
+    the remaining columns in a fixed order, so the same input always keeps the
+    same line whatever order Spark reads it in; lines equal in every column
+    are interchangeable.
+    """
+    newest_first = Window.partitionBy("order_id", "sku").orderBy(
+        F.col("sold_at").desc_nulls_last(),
+        F.col("quantity").desc_nulls_last(),
+        F.col("unit_price").desc_nulls_last(),
+        F.col("category").asc_nulls_last(),
+        F.col("sold_at_offset").asc_nulls_last(),
+        F.col("store_id").asc_nulls_last(),
+    )
+    return (
+        typed.withColumn("_line_rank", F.row_number().over(newest_first))
+        .where(F.col("_line_rank") == 1)
+        .drop("_line_rank")
+    )
+
+
+def transform(raw: DataFrame) -> DataFrame:
+    """Validated text rows -> the clean store-day: :func:`standardise` then :func:`dedupe`."""
+    return dedupe(standardise(raw)).select(*TYPED_COLUMNS)
+
+
+def contract_breaches(
+    typed: DataFrame, run_date: dt.date, store_id: str
+) -> tuple[int, dict[str, int]]:
+    """Count the rows and, per broken rule, the rows that break it (one pass over the data).
+
+    The validation Lambda already enforces the contract; this re-check is
+    cheap and keeps a contract drift from writing NULLs or another store's rows
+    into this store's partition.
+    """
+    rules: dict[str, Column] = {
+        "order_id is empty": F.col("order_id").isNull(),
+        f"store_id is not {store_id}": ~F.col("store_id").eqNullSafe(F.lit(store_id)),
+        "sold_at is not an ISO-8601 timestamp with an offset": F.col("sold_at").isNull(),
+        f"sold_at's local date is not {run_date.isoformat()}": ~F.col("_local_date").eqNullSafe(
+            F.lit(run_date.isoformat())
+        ),
+        "sku is empty": F.col("sku").isNull(),
+        "category is empty": F.col("category").isNull(),
+        "quantity is not a 32-bit integer": F.col("quantity").isNull(),
+        "unit_price is not a decimal(12,2)": F.col("unit_price").isNull(),
+        "revenue overflows decimal(18,2)": F.col("unit_price").isNotNull()
+        & F.col("quantity").isNotNull()
+        & F.col("revenue").isNull(),
+    }
+    aggregates = [F.count(F.lit(1)).alias("rows")] + [
+        F.sum(F.when(broken, 1).otherwise(0)).alias(f"rule_{index}")
+        for index, broken in enumerate(rules.values())
+    ]
+    totals = typed.agg(*aggregates).first()
+    assert totals is not None  # a global aggregate always returns one row
+    rows = int(totals["rows"])
+    breaches = {
+        rule: int(totals[f"rule_{index}"] or 0)
+        for index, rule in enumerate(rules)
+        if totals[f"rule_{index}"]
+    }
+    return rows, breaches
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load(clean: DataFrame, partition_uri: str) -> None:
+    """Replace one store-day partition with ``clean``.
+
+    Writing straight to the partition directory with mode ``overwrite``
+    replaces exactly that directory, whatever ``partitionOverwriteMode`` is,
+    so no other store or day can be touched. A store-day is one store's
+    daily file(s), so one Parquet file per partition keeps the zone free of
+    small files.
+    """
+    clean.select(*CLEAN_FILE_COLUMNS).coalesce(1).write.mode("overwrite").parquet(partition_uri)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _local_path(uri: str) -> Path:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme:
+        raise ValueError(f"cannot write metrics to {uri!r}: only s3://, file:// or local paths")
+    return Path(uri)
+
+
+def write_metrics_json(
+    uri: str, metrics: Mapping[str, Any], *, s3_client: Any | None = None
+) -> None:
+    """Write the counts as one JSON object: to S3 for ``s3://`` URIs, else to a local file.
+
+    It is a single object (not a Spark part-file) because the state machine
+    reads it with one ``s3:getObject``. The boto3 client is created only when
+    needed, so tests and the local runtime can pass a stand-in.
+    """
+    body = json.dumps(dict(metrics), sort_keys=False).encode("utf-8")
+    if uri.startswith("s3://"):
+        parsed = urlparse(uri)
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3")
+        s3_client.put_object(
+            Bucket=parsed.netloc,
+            Key=parsed.path.lstrip("/"),
+            Body=body,
+            ContentType="application/json",
+        )
+        return
+    path = _local_path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename, so a reader never sees half a file.
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(body)
+    partial.replace(path)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -> dict[str, Any]:
+    """Clean one store-day end to end and return the counts it wrote.
+
+    Used by :func:`main` on Glue and by Stepline's local runtime (with local
+    paths and its own ``write_metrics``). Raises :class:`ContractBreachError`
+    before writing anything if a row cannot be typed or placed.
+    """
+    logger.info("cleaning %s into %s", args.source_glob, args.partition_uri)
+    # Persisted so the CSVs are read and parsed once for the checks, the
+    # dedupe and the write.
+    typed = standardise(extract(spark, args.source_glob)).persist()
+    try:
+        rows_in, breaches = contract_breaches(typed, args.run_date, args.store_id)
+        if breaches:
+            detail = "; ".join(f"{count} row(s): {rule}" for rule, count in breaches.items())
+            raise ContractBreachError(
+                f"{args.source_glob} breaks the sales contract ({detail}); nothing was written"
+            )
+        clean = dedupe(typed).select(*TYPED_COLUMNS).persist()
+        try:
+            rows_out = clean.count()
+            load(clean, args.partition_uri)
+        finally:
+            clean.unpersist()
+    finally:
+        typed.unpersist()
+    metrics: dict[str, Any] = {
+        "run_date": args.run_date_text,
+        "store_id": args.store_id,
+        "rows_in": rows_in,
+        "duplicates_removed": rows_in - rows_out,
+        "rows_out": rows_out,
+    }
+    # Last, so the counts only exist once the partition they describe does.
+    write_metrics(args.metrics_uri, metrics)
+    logger.info("cleaned %s: %s", args.partition_uri, json.dumps(metrics))
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Entry point on Glue (``getResolvedOptions``, ``GlueContext``), or plain ``spark-submit``.
+
+    Off Glue the same ``--run_date ...`` arguments are parsed with argparse,
+    so ``spark-submit glue_jobs/clean_sales.py --run_date ...`` works on a laptop.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    argv = list(sys.argv if argv is None else argv)
+    try:
+        from awsglue.context import GlueContext
+        from awsglue.utils import getResolvedOptions
+    except ModuleNotFoundError:
+        args = CleanArgs.from_argv(argv[1:])
+        spark = SparkSession.builder.appName(
+            f"stepline-clean-sales-{args.run_date_text}-{args.store_id}"
+        ).getOrCreate()
+    else:
+        from pyspark.context import SparkContext
+
+        args = CleanArgs.from_options(getResolvedOptions(argv, list(CleanArgs.OPTION_NAMES)))
+        spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    return run(spark, args, write_metrics=write_metrics_json)
+
+
+if __name__ == "__main__":
+    main()
