@@ -22,8 +22,9 @@ MAX_ORDER_ID_CHARS: Final = 64
 MAX_TEXT_CHARS: Final = 256
 # quantity must fit a 32-bit signed integer (the Spark/Glue INT type).
 MAX_ABS_QUANTITY: Final = 2**31 - 1
-# unit_price must fit DECIMAL(18,2): at most 16 digits before the point.
-MAX_PRICE_INTEGER_DIGITS: Final = 16
+# unit_price must fit the clean zone's DECIMAL(12,2) (glue_jobs/clean_sales.py):
+# at most 10 digits before the point.
+MAX_PRICE_INTEGER_DIGITS: Final = 10
 
 # ISO-8601 "extended" timestamp with an explicit UTC offset.
 _SOLD_AT_RE = re.compile(

@@ -84,7 +84,7 @@ def test_quantity_out_of_int32_range_is_rejected(one_row_reasons) -> None:
     ]
 
 
-@pytest.mark.parametrize("price", ["0", "0.00", "3", "3.5", "3.49", "1234567890123456.99"])
+@pytest.mark.parametrize("price", ["0", "0.00", "3", "3.5", "3.49", "1234567890.99"])
 def test_prices_with_up_to_two_decimals_are_accepted(one_row_reasons, price: str) -> None:
     """unit_price is a non-negative decimal with at most 2 decimal places."""
     assert one_row_reasons(unit_price=price) == []
@@ -99,8 +99,8 @@ def test_prices_with_up_to_two_decimals_are_accepted(one_row_reasons, price: str
         (".5", "unit_price: '.5' is not a decimal number like 12.50"),
         ("", "unit_price: '' is not a decimal number like 12.50"),
         (
-            "12345678901234567",
-            "unit_price: '12345678901234567' is too large (at most 16 digits before the point)",
+            "12345678901",
+            "unit_price: '12345678901' is too large (at most 10 digits before the point)",
         ),
     ],
 )
