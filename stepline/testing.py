@@ -91,13 +91,15 @@ class ExecutionView:
         def flush(sent: bool) -> None:
             nonlocal pending
             if pending is not None:
-                found.append(Notification(
-                    state=state,
-                    topic_arn=pending.get("TopicArn"),
-                    subject=pending.get("Subject"),
-                    message=_maybe_json(pending.get("Message")),
-                    sent=sent,
-                ))
+                found.append(
+                    Notification(
+                        state=state,
+                        topic_arn=pending.get("TopicArn"),
+                        subject=pending.get("Subject"),
+                        message=_maybe_json(pending.get("Message")),
+                        sent=sent,
+                    )
+                )
                 pending = None
 
         for event in self.history:
@@ -152,5 +154,7 @@ def _diff(expected: Iterable[str], actual: Iterable[str]) -> str:
     expected, actual = list(expected), list(actual)
     for index, (want, got) in enumerate(zip(expected, actual, strict=False)):
         if want != got:
-            return f"path differs at step {index}: expected {want!r}, got {got!r}\nfull path: {actual}"
+            return (
+                f"path differs at step {index}: expected {want!r}, got {got!r}\nfull path: {actual}"
+            )
     return f"expected {len(expected)} states, got {len(actual)}\nfull path: {actual}"

@@ -53,7 +53,7 @@ class LocalLake:
         return self.root / location.bucket / location.key
 
     def local_uri(self, uri: str) -> str:
-        """``path_for`` as a string, keeping a trailing ``/`` for prefixes (Spark and DuckDB want dirs)."""
+        """``path_for`` as text; a prefix keeps its trailing ``/`` (Spark and DuckDB want dirs)."""
         path = str(self.path_for(uri))
         return path + "/" if uri.endswith("/") and not path.endswith("/") else path
 
@@ -63,7 +63,7 @@ class LocalLake:
             yield from page.get("Contents", [])
 
     def pull(self, uri: str) -> None:
-        """Copy every object under an S3 prefix from moto to the folder, replacing what was there."""
+        """Copy every object under an S3 prefix from moto to the folder, replacing the folder."""
         location = S3Location.parse(uri)
         target = self.root / location.bucket / location.key
         if location.key.endswith("/") and target.exists():
@@ -87,7 +87,11 @@ class LocalLake:
                 key = path.relative_to(base).as_posix()
                 local_keys.add(key)
                 self._s3.upload_file(str(path), location.bucket, key)
-        stale = [o["Key"] for o in self._objects(location.bucket, location.key) if o["Key"] not in local_keys]
+        stale = [
+            o["Key"]
+            for o in self._objects(location.bucket, location.key)
+            if o["Key"] not in local_keys
+        ]
         for start_index in range(0, len(stale), 1000):
             chunk = stale[start_index : start_index + 1000]
             self._s3.delete_objects(
@@ -95,7 +99,7 @@ class LocalLake:
             )
 
     def restore_bucket(self, bucket: str) -> int:
-        """Load a bucket's folder into moto (at the start of a local session); returns objects loaded."""
+        """Load a bucket's folder into moto at the start of a session; returns objects loaded."""
         base = self.root / bucket
         count = 0
         if base.exists():

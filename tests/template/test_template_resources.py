@@ -318,11 +318,19 @@ def test_daily_sales_table_matches_the_curated_layout(dev: TemplateResolver) -> 
     )
 
 
-def test_report_workgroup_enforces_encrypted_results_under_reports(dev: TemplateResolver) -> None:
-    """Enforced workgroup: results in reports/ with SSE-S3, engine v3, a bytes-scanned cutoff."""
+def test_report_workgroup_results_are_encrypted_under_reports(
+    dev: TemplateResolver, asl: dict[str, Any]
+) -> None:
+    """Results go under reports/ with SSE-S3 (workgroup default and the pipeline's own request)."""
     workgroup = dev.resolve(dev.resources["ReportsWorkGroup"]["Properties"])
     configuration = workgroup["WorkGroupConfiguration"]
-    assert configuration["EnforceWorkGroupConfiguration"] is True
+    # Not enforced so each day's report lands in reports/daily_sales/date=D/, which is
+    # only safe because the state machine asks for SSE_S3 itself:
+    assert configuration["EnforceWorkGroupConfiguration"] is False
+    report_state = asl["States"]["Build the daily report"]
+    requested = report_state["Parameters"]["ResultConfiguration"]
+    assert requested["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    assert requested["OutputLocation.$"].startswith("States.Format('s3://${DataLakeBucket}/reports/")
     assert configuration["ResultConfiguration"] == {
         "OutputLocation": "s3://stepline-sales-dev-lake-123456789012-us-east-1/reports/",
         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},

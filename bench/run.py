@@ -1,0 +1,126 @@
+"""Stepline's performance benchmarks (run: ``make bench`` or ``.venv/bin/python bench/run.py``).
+
+Measured side by side in one run, on whatever machine runs it:
+
+1. ``mock_execution``: median wall time of one fully mocked execution of the
+   sales pipeline (HappyPath test case), after import and a warm-up run.
+   Target: at most 0.15 s.
+2. ``mock_suite``: the whole mocked scenario suite
+   (``tests/pipeline/test_mock_scenarios.py``) in a fresh interpreter, import
+   included. Target: at most 10 s.
+3. ``demo``: ``stepline demo`` end to end in a fresh interpreter (Spark start,
+   four store files, every step locally). Reported, no target.
+
+Benchmarks, not tests: a noisy machine moves the figures, so nothing here
+fails a build. Results are printed and written to ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"mock_execution_median_s": 0.15, "mock_suite_s": 10.0}
+
+
+def bench_mock_execution(runs: int) -> dict[str, float]:
+    from stepline.definition import load_deployed_definition
+    from stepline.local import run_state_machine
+
+    deployed = load_deployed_definition("dev", project_root=ROOT)
+    config = json.loads((ROOT / "tests/mocks/sales_pipeline.mock.json").read_text())
+    event = json.loads((ROOT / "events/object_created_store_001.json").read_text())
+
+    def once() -> float:
+        start = time.perf_counter()
+        result = run_state_machine(
+            deployed.definition,
+            event,
+            mock_config=config,
+            test_case="HappyPath",
+            state_machine_name="SalesPipeline",
+        )
+        elapsed = time.perf_counter() - start
+        assert result.status == "SUCCEEDED", (result.error, result.cause)
+        return elapsed
+
+    once()  # warm-up: first-use adaptation of the engine, parser caches
+    samples = [once() for _ in range(runs)]
+    return {
+        "mock_execution_median_s": statistics.median(samples),
+        "mock_execution_p90_s": sorted(samples)[int(0.9 * (len(samples) - 1))],
+        "mock_execution_runs": runs,
+    }
+
+
+def _timed(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def bench_mock_suite() -> dict[str, float]:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "tests/pipeline/test_mock_scenarios.py",
+    ]
+    return {"mock_suite_s": _timed(command, ROOT)}
+
+
+def bench_demo() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as workdir:
+        command = [sys.executable, "-m", "stepline.cli", "demo", "--workdir", workdir]
+        return {"demo_s": _timed(command, ROOT)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--skip-demo", action="store_true")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    results: dict[str, object] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, "
+        f"Python {platform.python_version()}",
+    }
+    results.update(bench_mock_execution(args.runs))
+    results.update(bench_mock_suite())
+    if not args.skip_demo:
+        results.update(bench_demo())
+    for name, value in results.items():
+        target = TARGETS.get(name)
+        verdict = (
+            ""
+            if target is None
+            else f"  (target <= {target}: {'met' if value <= target else 'MISSED'})"
+        )
+        shown = f"{value:.3f}" if isinstance(value, float) else value
+        print(f"{name:28} {shown}{verdict}")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"bench-{results['when']}.json".replace(":", "")).write_text(
+        json.dumps(results, indent=2)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""``stepline demo``: the whole daily sales pipeline, end to end, on this machine.
+
+Generates a day of sales files for several stores (one with duplicates, one
+with a few bad rows, one that breaks the contract), lands them in the local
+raw bucket, replays each arrival event through the deployed definition in
+local mode (Lambda in-process, Glue and EMR scripts on local PySpark,
+Redshift and Athena SQL on DuckDB, S3 and SNS on moto), prints the day's
+report and the notifications, and writes an HTML run report per execution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DEMO_DIR = Path(".stepline/demo")
+
+
+@dataclass(frozen=True)
+class DemoFile:
+    """One store's file for the demo day and the outcome the pipeline should reach."""
+
+    store_id: str
+    rows: int
+    duplicates: int = 0
+    bad_rows: int = 0
+    gzip: bool = False
+    broken_header: bool = False
+
+    @property
+    def expected_status(self) -> str:
+        return "FAILED" if self.broken_header else "SUCCEEDED"
+
+    def key(self, run_date: str) -> str:
+        suffix = ".csv.gz" if self.gzip else ".csv"
+        return f"sales/date={run_date}/store={self.store_id}/sales{suffix}"
+
+
+DEMO_FILES = (
+    DemoFile("store_001", rows=400, duplicates=5),
+    DemoFile("store_002", rows=300, bad_rows=2, gzip=True),
+    DemoFile("store_003", rows=250),
+    DemoFile("store_004", rows=20, broken_header=True),
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="run the whole pipeline locally on generated data", description=__doc__
+    )
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    parser.add_argument("--date", default=yesterday, help="the run date (default: yesterday, UTC)")
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_DEMO_DIR,
+        help="demo folder (wiped first): local S3, warehouse, HTML reports",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.set_defaults(handler=run)
+
+
+def _write_inputs(folder: Path, run_date: str, seed: int) -> list[tuple[DemoFile, Path]]:
+    from stepline.sample_data import write_sales_csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, spec in enumerate(DEMO_FILES):
+        path = folder / Path(spec.key(run_date)).name.replace("sales", spec.store_id)
+        if spec.broken_header:
+            with path.open("w", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(
+                    ["order_id", "store_id", "sold_at", "sku", "category", "qty", "price"]
+                )
+                writer.writerow(
+                    ["o-1", spec.store_id, f"{run_date}T10:00:00Z", "SKU-1", "toys", 1, "9.99"]
+                )
+        else:
+            write_sales_csv(
+                path,
+                run_date,
+                spec.store_id,
+                spec.rows,
+                seed=seed + index,
+                duplicates=spec.duplicates,
+                bad_rows=spec.bad_rows,
+                gzip=spec.gzip,
+            )
+        written.append((spec, path))
+    return written
+
+
+def _print_report_csv(path: Path) -> None:
+    with path.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        print("  (empty report)")
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for number, row in enumerate(rows):
+        print(
+            "  "
+            + "  ".join(
+                cell.rjust(w) if number else cell.ljust(w)
+                for cell, w in zip(row, widths, strict=True)
+            )
+        )
+        if number == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def run(args: argparse.Namespace) -> int:
+    from stepline.local.session import LocalSession
+    from stepline.report.html import render_html
+    from stepline.report.timeline import build_timeline
+
+    run_date = date.fromisoformat(args.date).isoformat()
+    if args.workdir.exists():
+        shutil.rmtree(args.workdir)
+    started = time.perf_counter()
+    inputs = _write_inputs(args.workdir / "inputs", run_date, args.seed)
+    print(
+        f"Stepline demo: daily sales for {run_date}, {len(inputs)} store files, stage {args.stage}"
+    )
+    reports_dir = args.workdir / "runs"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    ok = True
+    with LocalSession(args.stage, workdir=args.workdir / "local", lambda_logs=False) as session:
+        last_report: str | None = None
+        for spec, path in inputs:
+            event = session.land_file(path, spec.key(run_date))
+            local_run = session.replay(event)
+            result = local_run.result
+            expected = result.status == spec.expected_status
+            ok &= expected
+            mark = "ok " if expected else "!! "
+            detail = "" if result.status == "SUCCEEDED" else f" ({result.error})"
+            print(
+                f"{mark}{spec.store_id}: {result.status}{detail}"
+                f"{'' if expected else ' -- expected ' + spec.expected_status}"
+            )
+            for note in local_run.notifications:
+                print(f"      SNS: {note['subject']}")
+            if result.status == "SUCCEEDED" and isinstance(result.output, dict):
+                last_report = (result.output.get("report") or {}).get("output_uri") or last_report
+            page = reports_dir / f"{spec.store_id}.html"
+            notes = "".join(
+                f"<li><b>{_escape(n['subject'])}</b><pre>{_escape(_pretty(n['message']))}</pre></li>"
+                for n in local_run.notifications
+            )
+            page.write_text(
+                render_html(
+                    session.deployed.definition,
+                    build_timeline(result.history),
+                    title=f"Stepline sales {run_date} {spec.store_id}",
+                    extra_sections=[("Notifications published", f"<ul>{notes}</ul>")],
+                )
+            )
+        if last_report:
+            print(f"\nDaily report for {run_date} (Athena SQL on DuckDB, {last_report}):")
+            _print_report_csv(session.lake.path_for(last_report))
+        warehouse = session.services.warehouse
+        totals = warehouse.query(
+            "SELECT store_id, SUM(revenue) AS revenue, SUM(units) AS units, "
+            "SUM(returns) AS returns "
+            f"FROM {session.deployed.substitutions['RedshiftSchema']}.daily_sales "
+            f"WHERE sale_date = DATE '{run_date}' GROUP BY store_id ORDER BY store_id"
+        )
+        print("\nWarehouse (Redshift load on DuckDB), per store:")
+        for row in totals:
+            print(
+                f"  {row['store_id']}: revenue {row['revenue']}, units {row['units']}, "
+                f"returns {row['returns']}"
+            )
+    elapsed = time.perf_counter() - started
+    print(f"\nHTML run reports: {reports_dir}/")
+    print(f"Local S3 and warehouse: {args.workdir / 'local'}/")
+    print(
+        f"Done in {elapsed:.1f} s: {'all runs ended as expected' if ok else 'UNEXPECTED OUTCOMES'}"
+    )
+    return 0 if ok else 1
+
+
+def _escape(text: Any) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+def _pretty(message: Any) -> str:
+    import json
+
+    return message if isinstance(message, str) else json.dumps(message, indent=2, default=str)

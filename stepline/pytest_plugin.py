@@ -1,0 +1,114 @@
+"""Stepline's pytest plugin: assert a pipeline's paths, outputs and notifications in a few lines.
+
+Installed with Stepline (entry point ``pytest11``), so any project that has
+Stepline installed gets these fixtures::
+
+    def test_glue_retries_when_throttled(stepline):
+        run = stepline.mock_run("GlueThrottledThenSucceeds", "events/object_created_store_001.json")
+        run.assert_status("SUCCEEDED")
+        assert run.retries("Clean the sales file") == 1
+        assert run.sent_notifications[-1].message["outcome"] == "SUCCEEDED"
+
+    def test_the_whole_day_locally(stepline, tmp_path):
+        with stepline.local_session(workdir=tmp_path) as session:
+            run = session.replay(session.land_file(csv_path, key))
+
+Settings (``pytest.ini`` / ``[tool.pytest.ini_options]``): ``stepline_mock_config``
+(path of the MockConfigFile, default ``tests/mocks/sales_pipeline.mock.json``)
+and ``stepline_stage`` (default ``dev``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepline.testing import ExecutionView
+
+DEFAULT_MOCK_CONFIG = "tests/mocks/sales_pipeline.mock.json"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "stepline_mock_config",
+        "MockConfigFile used by stepline.mock_run",
+        default=DEFAULT_MOCK_CONFIG,
+    )
+    parser.addini("stepline_stage", "stage whose deployed definition tests run", default="dev")
+
+
+def _load_json(source: str | Path | dict[str, Any], root: Path) -> dict[str, Any]:
+    if isinstance(source, dict):
+        return source
+    path = Path(source)
+    return dict(json.loads((path if path.is_absolute() else root / path).read_text()))
+
+
+class SteplineHarness:
+    """What the ``stepline`` fixture gives a test."""
+
+    def __init__(self, root: Path, mock_config: str, stage: str) -> None:
+        self.root = root
+        self.stage = stage
+        self._mock_config_path = mock_config
+        self._deployed: Any = None
+        self._mock_config: dict[str, Any] | None = None
+
+    @property
+    def deployed(self) -> Any:
+        """The definition exactly as ``sam deploy`` would deploy it for the stage."""
+        if self._deployed is None:
+            from stepline.definition import load_deployed_definition
+
+            self._deployed = load_deployed_definition(self.stage, project_root=self.root)
+        return self._deployed
+
+    @property
+    def mock_config(self) -> dict[str, Any]:
+        if self._mock_config is None:
+            self._mock_config = _load_json(self._mock_config_path, self.root)
+        return self._mock_config
+
+    def mock_run(
+        self,
+        test_case: str,
+        event: str | Path | dict[str, Any],
+        *,
+        mock_config: str | Path | dict[str, Any] | None = None,
+        state_machine_name: str = "SalesPipeline",
+        **options: Any,
+    ) -> ExecutionView:
+        """Run the deployed definition with every Task answered by a mock test case."""
+        from stepline.local import run_state_machine
+
+        config = self.mock_config if mock_config is None else _load_json(mock_config, self.root)
+        result = run_state_machine(
+            self.deployed.definition,
+            _load_json(event, self.root),
+            mock_config=config,
+            test_case=test_case,
+            state_machine_name=state_machine_name,
+            **options,
+        )
+        return ExecutionView(result)
+
+    def local_session(self, **options: Any) -> Any:
+        """A :class:`~stepline.local.session.LocalSession` for the stage (a context manager)."""
+        from stepline.local.session import LocalSession
+
+        options.setdefault("stage", self.stage)
+        return LocalSession(**options)
+
+
+@pytest.fixture
+def stepline(request: pytest.FixtureRequest) -> SteplineHarness:
+    """Run and assert the project's state machine: ``mock_run`` or ``local_session``."""
+    config = request.config
+    return SteplineHarness(
+        Path(config.rootpath),
+        config.getini("stepline_mock_config"),
+        config.getini("stepline_stage"),
+    )
