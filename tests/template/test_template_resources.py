@@ -254,7 +254,8 @@ def test_validate_function_is_configured_as_specified(
     assert function["Handler"] == "validate_sales_file.app.lambda_handler"
     assert (PROJECT_ROOT / "functions/validate_sales_file/app.py").is_file()
     assert function["MemorySize"] == 1024
-    assert function["Timeout"] == 300
+    assert function["Timeout"] == 900  # several-GB files; equals the Task TimeoutSeconds
+    assert function["EphemeralStorage"] == {"Size": 4096}
     assert function["Environment"]["Variables"] == {
         "DATA_LAKE_BUCKET": {"Ref": "DataLakeBucket"},
         "MAX_REJECT_RATIO": {"Ref": "MaxRejectRatio"},
