@@ -37,8 +37,8 @@ __all__ = [
 
 EXAMPLE_ACCOUNT = "123456789012"
 EXAMPLE_REGION = "us-east-1"
-EXAMPLE_RAW_BUCKET = f"stepline-dev-raw-{EXAMPLE_ACCOUNT}"
-EXAMPLE_LAKE_BUCKET = f"stepline-dev-lake-{EXAMPLE_ACCOUNT}"
+EXAMPLE_RAW_BUCKET = f"stepline-sales-dev-raw-{EXAMPLE_ACCOUNT}-{EXAMPLE_REGION}"
+EXAMPLE_LAKE_BUCKET = f"stepline-sales-dev-lake-{EXAMPLE_ACCOUNT}-{EXAMPLE_REGION}"
 
 # (category, SKU prefix, lowest price, highest price). Two names carry a comma
 # or an ampersand so that generated files exercise CSV quoting.

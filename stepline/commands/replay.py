@@ -66,6 +66,11 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _object_uri(event: dict[str, Any]) -> str:
+    detail = event.get("detail", {})
+    return f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
+
+
 def run(args: argparse.Namespace) -> int:
     event = json.loads(args.event.read_text())
     mock_config = json.loads(args.mock_config.read_text()) if args.mock_config else None
@@ -112,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
             if args.file:
                 key = event["detail"]["object"]["key"]
                 event = session.land_file(args.file, key)
+            elif not session.has_object(event):
+                return _fail(
+                    f"{_object_uri(event)} is not in the local raw bucket of stage "
+                    f"{args.stage!r}; land a file at that key with --file PATH"
+                )
             local_run = session.replay(event)
             result, definition = local_run.result, session.deployed.definition
             notifications = local_run.notifications

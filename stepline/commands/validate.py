@@ -131,7 +131,5 @@ def _summary(path: Path, key: str, verdict: dict[str, Any]) -> str:
         lines.append(f"  - {where}: {reason['reason']}")
     hidden = len(verdict["reasons"]) - 50
     if hidden > 0 or verdict["reasons_truncated"]:
-        lines.append("  ... more reasons: use --json to see up to "
-                     f"{MAX_PRINTED_REASONS}")
+        lines.append(f"  ... more reasons: use --json to see up to {MAX_PRINTED_REASONS}")
     return "\n".join(lines)
-

@@ -186,6 +186,18 @@ class LocalSession:
             version_id=response.get("VersionId"),
         )
 
+    def has_object(self, event: dict[str, Any]) -> bool:
+        """Whether the object an Object Created event names exists in local S3."""
+        detail = event.get("detail", {})
+        bucket, key = detail.get("bucket", {}).get("name"), detail.get("object", {}).get("key")
+        if bucket not in self.buckets or not key:
+            return False
+        try:
+            self.client("s3").head_object(Bucket=bucket, Key=key)
+        except self.client("s3").exceptions.ClientError:
+            return False
+        return True
+
     def drain_notifications(self) -> list[dict[str, Any]]:
         """Every message published to the topic since the last drain, in order."""
         sqs = self.client("sqs")

@@ -56,7 +56,7 @@ def test_rows_are_generated_lazily() -> None:
 def test_object_created_event_parses_with_powertools() -> None:
     """The built event has the shape EventBridge delivers (Powertools' model accepts it)."""
     event = object_created_event(
-        "stepline-dev-raw-123456789012", "sales/date=2026-11-20/store=s1/a b.csv",
+        "stepline-sales-dev-raw-123456789012-us-east-1", "sales/date=2026-11-20/store=s1/a b.csv",
         size=10, etag="abc", version_id="v1",
     )
     parsed = parse(event=event, model=S3EventNotificationEventBridgeModel)

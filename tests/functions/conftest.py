@@ -13,8 +13,8 @@ from validate_sales_file.settings import ValidatorSettings
 
 from stepline.sample_data import object_created_event
 
-RAW_BUCKET = "stepline-dev-raw-123456789012"
-LAKE_BUCKET = "stepline-dev-lake-123456789012"
+RAW_BUCKET = "stepline-sales-dev-raw-123456789012-us-east-1"
+LAKE_BUCKET = "stepline-sales-dev-lake-123456789012-us-east-1"
 
 
 @pytest.fixture(scope="module")

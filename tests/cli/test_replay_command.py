@@ -1,0 +1,83 @@
+"""``stepline replay`` in mock mode: exit codes, JSON summary and the readable trace."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stepline.cli import main
+
+EVENT = "events/object_created_store_001.json"
+MOCKS = "tests/mocks/sales_pipeline.mock.json"
+
+
+def replay(capsys, *args):
+    code = main(["replay", EVENT, "--mode", "mock", "--mock-config", MOCKS, *args])
+    return code, capsys.readouterr()
+
+
+def test_mock_replay_json_summary_for_a_successful_run(capsys):
+    """--json prints status, path and notifications; exit 0 when the execution succeeds."""
+    code, out = replay(capsys, "--test-case", "HappyPath", "--json")
+    summary = json.loads(out.out)
+    assert code == 0
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["states"][0] == "Validate the sales file"
+    assert summary["states"][-1] == "Day loaded"
+    assert [n["message"]["outcome"] for n in summary["notifications"]] == ["SUCCEEDED"]
+
+
+def test_mock_replay_exits_non_zero_when_the_run_fails(capsys):
+    """A failed execution exits 1 and the trace names the failed state and error."""
+    code, out = replay(capsys, "--test-case", "GlueFailsForGood")
+    assert code == 1
+    assert "Clean the sales file" in out.out
+    assert "States.TaskFailed" in out.out
+
+
+def test_trace_shows_retries_and_io_on_demand(capsys):
+    """The trace marks the retried Glue state; --show-io adds each state's input and output."""
+    code, out = replay(capsys, "--test-case", "GlueThrottledThenSucceeds", "--show-io")
+    assert code == 0
+    clean_line = next(line for line in out.out.splitlines() if "Clean the sales file" in line)
+    assert "retries=1" in clean_line
+    io_lines = [line.strip() for line in out.out.splitlines() if line.startswith("    ")]
+    assert any(line.startswith("in:") for line in io_lines)
+    assert any(line.startswith("out:") for line in io_lines)
+
+
+def test_html_report_is_written_on_request(capsys, tmp_path):
+    """--html writes the run report page with the state graph."""
+    page = tmp_path / "run.html"
+    code, _ = replay(capsys, "--test-case", "HappyPath", "--html", str(page))
+    assert code == 0
+    html = page.read_text()
+    assert "<svg" in html and "Build the daily report" in html
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--test-case", "HappyPath", "--mock-config"],  # flag without a value: argparse exits 2
+    ],
+)
+def test_usage_errors_exit_2(args):
+    """Malformed command lines are usage errors (exit 2), not run failures."""
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", EVENT, "--mode", "mock", *args])
+    assert exc.value.code == 2
+
+
+def test_mock_mode_needs_a_test_case(capsys):
+    """--mode mock without a mock config and test case explains what is missing."""
+    code = main(["replay", EVENT, "--mode", "mock"])
+    assert code == 2
+    assert "needs --mock-config and --test-case" in capsys.readouterr().err
+
+
+def test_local_replay_refuses_an_event_whose_object_is_missing(capsys, tmp_path):
+    """Local mode explains how to land the file when the event's object is not in local S3."""
+    code = main(["replay", EVENT, "--workdir", str(tmp_path)])
+    assert code == 2
+    assert "--file PATH" in capsys.readouterr().err
