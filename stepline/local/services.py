@@ -118,7 +118,9 @@ class LocalServices:
         spec = self.deployed.function_for_arn(params["FunctionName"])
         module_name, _, function_name = spec.handler.rpartition(".")
         context = FakeLambdaContext(
-            function_name=spec.logical_id, invoked_function_arn=params["FunctionName"]
+            function_name=spec.name,
+            invoked_function_arn=params["FunctionName"],
+            timeout_ms=spec.timeout_seconds * 1000,
         )
         payload = params.get("Payload")
         if isinstance(payload, str):

@@ -140,7 +140,7 @@ def test_function_lookup_by_arn_gives_handler_code_and_environment(dev) -> None:
     assert spec.logical_id == "ValidateSalesFileFunction"
     assert spec.handler == "validate_sales_file.app.lambda_handler"
     assert spec.code_uri == PROJECT_ROOT / "functions"
-    assert spec.timeout_seconds == 300
+    assert spec.timeout_seconds == 900
     assert spec.environment == {
         "POWERTOOLS_SERVICE_NAME": "stepline-sales",
         "POWERTOOLS_METRICS_NAMESPACE": "Stepline",
