@@ -98,29 +98,35 @@ def _write_inputs(folder: Path, run_date: str, seed: int) -> list[tuple[DemoFile
     return written
 
 
-def _print_report_csv(path: Path) -> None:
+def _report_uri(result: Any) -> str | None:
+    """Where the run's Athena report landed, when it got that far."""
+    if result.status != "SUCCEEDED" or not isinstance(result.output, dict):
+        return None
+    return (result.output.get("report") or {}).get("output_uri")
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
-    if not rows:
-        print("  (empty report)")
-        return
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for number, row in enumerate(rows):
-        print(
-            "  "
-            + "  ".join(
-                cell.rjust(w) if number else cell.ljust(w)
-                for cell, w in zip(row, widths, strict=True)
-            )
-        )
-        if number == 0:
-            print("  " + "  ".join("-" * w for w in widths))
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def _print_table(columns: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [columns, *rows]) for i in range(len(columns))]
+    print("  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    print("  " + "  ".join("-" * w for w in widths))
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        print("  " + "  ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in cells))
+
+
+def _numeric(text: str) -> bool:
+    return text.replace(".", "", 1).lstrip("-").isdigit()
 
 
 def run(args: argparse.Namespace) -> int:
     from stepline.local.session import LocalSession
-    from stepline.report.html import render_html
-    from stepline.report.timeline import build_timeline
+    from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
     run_date = date.fromisoformat(args.date).isoformat()
     if args.workdir.exists():
@@ -149,24 +155,26 @@ def run(args: argparse.Namespace) -> int:
             )
             for note in local_run.notifications:
                 print(f"      SNS: {note['subject']}")
-            if result.status == "SUCCEEDED" and isinstance(result.output, dict):
-                last_report = (result.output.get("report") or {}).get("output_uri") or last_report
-            page = reports_dir / f"{spec.store_id}.html"
-            notes = "".join(
-                f"<li><b>{_escape(n['subject'])}</b><pre>{_escape(_pretty(n['message']))}</pre></li>"
-                for n in local_run.notifications
-            )
-            page.write_text(
+            sections = [("Notifications published", json_block(local_run.notifications))]
+            report_uri = _report_uri(result)
+            if report_uri:
+                last_report = report_uri
+                columns, rows = _read_csv(session.lake.path_for(report_uri))
+                sections.append(
+                    (f"Daily report {run_date} (Athena on DuckDB)", html_table(columns, rows))
+                )
+            write_html(
+                reports_dir / f"{spec.store_id}.html",
                 render_html(
                     session.deployed.definition,
                     build_timeline(result.history),
                     title=f"Stepline sales {run_date} {spec.store_id}",
-                    extra_sections=[("Notifications published", f"<ul>{notes}</ul>")],
-                )
+                    extra_sections=sections,
+                ),
             )
         if last_report:
             print(f"\nDaily report for {run_date} (Athena SQL on DuckDB, {last_report}):")
-            _print_report_csv(session.lake.path_for(last_report))
+            _print_table(*_read_csv(session.lake.path_for(last_report)))
         warehouse = session.services.warehouse
         totals = warehouse.query(
             "SELECT store_id, SUM(revenue) AS revenue, SUM(units) AS units, "
@@ -187,15 +195,3 @@ def run(args: argparse.Namespace) -> int:
         f"Done in {elapsed:.1f} s: {'all runs ended as expected' if ok else 'UNEXPECTED OUTCOMES'}"
     )
     return 0 if ok else 1
-
-
-def _escape(text: Any) -> str:
-    import html
-
-    return html.escape(str(text))
-
-
-def _pretty(message: Any) -> str:
-    import json
-
-    return message if isinstance(message, str) else json.dumps(message, indent=2, default=str)
