@@ -85,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         from stepline.local.endpoint import run_via_endpoint
 
         deployed = load_deployed_definition(args.stage)
+        # Step Functions Local finds a mock test case by the state machine's name.
         result = run_via_endpoint(
-            deployed.definition, event, endpoint_url=args.endpoint_url, test_case=args.test_case
+            deployed.definition,
+            event,
+            endpoint_url=args.endpoint_url,
+            test_case=args.test_case,
+            name=MOCK_STATE_MACHINE_NAME,
         )
         definition, notifications = deployed.definition, []
     elif args.mode == "mock":

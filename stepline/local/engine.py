@@ -1,0 +1,724 @@
+"""Stepline's local Step Functions engine: run an ASL definition in-process, no Docker.
+
+:func:`run_state_machine` executes a state machine definition with moto's
+vendored Amazon States Language interpreter (adapted by
+:mod:`stepline.local.moto_adapter`) and returns an :class:`ExecutionResult`
+with the same status, output, error and event history that
+``DescribeExecution``/``GetExecutionHistory`` would give.
+
+Each Task invocation is answered, in this order, by
+
+1. the MockConfigFile (``mock_config`` + ``test_case``), exactly as Step
+   Functions Local does: responses indexed by the state's invocation count;
+2. the ``task_handler`` (local mode): a function receiving a
+   :class:`TaskInvocation` that returns the service response, raises
+   :class:`TaskFailure`, or returns :data:`NOT_HANDLED`;
+3. moto's in-process AWS backends (``sns:publish`` publishes to moto SNS,
+   ``aws-sdk:s3:getObject`` reads moto S3, ...).
+
+With ``virtual_time`` (the default) Wait states, Retry back-off and ``.sync``
+polling advance a per-run virtual clock instead of sleeping; history
+timestamps, ``$$.State.EnteredTime`` and JSONata's ``$now()`` follow that
+clock, and the execution's ``TimeoutSeconds`` is enforced on it.
+
+Runs share the process's moto backends: when the caller already has
+``mock_aws`` active, tasks answered by moto read and write the caller's
+backends (put objects in moto S3 first, read moto SNS afterwards); otherwise
+each run opens its own ``mock_aws`` context, which moto resets when it closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from stepline.local.mocks import (
+    MockConfig,
+    MockConfigError,
+    MockTestCase,
+    MockThrow,
+    parse_mock_config,
+)
+
+if TYPE_CHECKING:
+    from stepline.local.moto_adapter import TaskAnswer, TaskSpec
+
+__all__ = [
+    "NOT_HANDLED",
+    "DefinitionError",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "TaskCall",
+    "TaskFailure",
+    "TaskInvocation",
+    "VirtualWait",
+    "run_state_machine",
+]
+
+ExecutionStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
+Integration = Literal["request", "sync", "waitForTaskToken"]
+
+DEFAULT_STATE_MACHINE_NAME: Final[str] = "stepline-local"
+DEFAULT_ROLE_ARN: Final[str] = "arn:aws:iam::123456789012:role/stepline-local"
+LOCAL_ACCOUNT_ID: Final[str] = "123456789012"
+# moto's Docker-free Lambda backend "succeeds" for any function name by echoing
+# the payload, which would hide an unanswered Lambda task; the default backend
+# answers ResourceNotFoundException for functions nobody created in moto.
+_MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
+_NAME_FORBIDDEN = frozenset(" <>{}[]?*\"#%\\^|~`$&,;:/")
+
+
+class _NotHandled:
+    def __repr__(self) -> str:
+        return "NOT_HANDLED"
+
+
+NOT_HANDLED: Final = _NotHandled()
+"""Returned by a task handler to let moto's own service backends answer the Task."""
+
+
+class TaskFailure(Exception):
+    """Raised by a task handler: the service call failed with this AWS error name.
+
+    Use the name AWS would report so Retry/Catch match as in the cloud, e.g.
+    ``TaskFailure("Glue.ConcurrentRunsExceededException", "...")`` or
+    ``TaskFailure("States.TaskFailed", json.dumps(job_run))``.
+    """
+
+    def __init__(self, error: str, cause: str = "") -> None:
+        super().__init__(f"{error}: {cause}" if cause else error)
+        self.error = error
+        self.cause = cause
+
+
+class DefinitionError(ValueError):
+    """The state machine definition cannot be run (syntax, dangling Next, bad state name)."""
+
+
+@dataclass
+class TaskInvocation:
+    """One invocation of a Task state, as offered to a task handler.
+
+    ``parameters`` are the fully resolved Parameters/Arguments in the ASL's
+    PascalCase; ``service`` is the boto3 client name (``emr`` for
+    ``elasticmapreduce``, ``redshift-data`` for ``redshiftdata``);
+    ``invocation_index`` counts this state's invocations in the execution
+    from 0 (retries, loop re-entries and Map iterations all advance it);
+    ``context`` is the ``$$`` context object.
+    """
+
+    state_name: str
+    resource: str
+    service: str
+    action: str
+    integration: Integration
+    sdk: bool
+    parameters: Any
+    invocation_index: int
+    retry_count: int
+    context: dict[str, Any]
+    virtual_seconds: float = 0.0
+
+    def advance_clock(self, seconds: float) -> None:
+        """Declare that this call took ``seconds`` of virtual time.
+
+        In a virtual-time run the clock moves on by that much when the handler
+        returns, and the state fails with ``States.Timeout`` if that exceeds
+        its ``TimeoutSeconds``. Ignored when virtual time is off.
+        """
+        if seconds < 0:
+            raise ValueError("A task cannot take negative time.")
+        self.virtual_seconds += seconds
+
+
+@dataclass
+class TaskCall:
+    """A Task invocation and what became of it."""
+
+    invocation: TaskInvocation
+    answered_by: Literal["mock", "handler", "moto", "endpoint"] = "moto"
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED"] = "RUNNING"
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    exception: BaseException | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class VirtualWait:
+    """Time the virtual clock skipped: a Wait state, a retry delay, a .sync poll, a task."""
+
+    state_name: str
+    kind: Literal["wait", "retry", "sync-poll", "task"]
+    seconds: float
+    at: str
+
+
+@dataclass
+class ExecutionResult:
+    """The outcome of one local execution.
+
+    ``history`` holds the events as GetExecutionHistory returns them (``id``,
+    ``previousEventId``, ``type``, ``timestamp`` and the ``<type>EventDetails``
+    field). All timestamps (events, ``start_date``, ``stop_date``) are ISO-8601
+    strings in UTC with milliseconds, e.g. ``2026-11-21T06:03:00.123Z``.
+    """
+
+    status: ExecutionStatus
+    output: Any
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]]
+    execution_arn: str
+    start_date: str
+    stop_date: str | None
+    task_invocations: list[TaskCall]
+    virtual_waits: list[VirtualWait]
+
+    @property
+    def states_visited(self) -> list[str]:
+        """Names of the states entered, in order (Map/Parallel inner states included)."""
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in self.history
+            if event["type"].endswith("StateEntered")
+        ]
+
+    def events_of(self, event_type: str) -> list[dict[str, Any]]:
+        return [event for event in self.history if event["type"] == event_type]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (for traces and reports)."""
+        return {
+            "status": self.status,
+            "output": self.output,
+            "error": self.error,
+            "cause": self.cause,
+            "execution_arn": self.execution_arn,
+            "start_date": self.start_date,
+            "stop_date": self.stop_date,
+            "states_visited": self.states_visited,
+            "task_invocations": [
+                {
+                    "state_name": call.invocation.state_name,
+                    "resource": call.invocation.resource,
+                    "invocation_index": call.invocation.invocation_index,
+                    "retry_count": call.invocation.retry_count,
+                    "answered_by": call.answered_by,
+                    "status": call.status,
+                    "error": call.error,
+                    "cause": call.cause,
+                }
+                for call in self.task_invocations
+            ],
+            "virtual_waits": [vars(wait) for wait in self.virtual_waits],
+            "history": self.history,
+        }
+
+
+TaskHandler = Callable[[TaskInvocation], Any]
+
+
+def run_state_machine(
+    definition: Mapping[str, Any] | str,
+    input: Any = None,
+    *,
+    mock_config: Mapping[str, Any] | None = None,
+    test_case: str | None = None,
+    state_machine_name: str | None = None,
+    task_handler: TaskHandler | None = None,
+    virtual_time: bool = True,
+    execution_name: str | None = None,
+    timeout_seconds: float = 300,
+) -> ExecutionResult:
+    """Run one execution of ``definition`` locally and return its result.
+
+    ``mock_config`` is a parsed Step Functions Local MockConfigFile and
+    ``test_case`` the test case whose mocked responses answer the Task states
+    it lists; ``state_machine_name`` selects the entry under
+    ``MockConfigFile.StateMachines`` (default: the file's only one) and names
+    the state machine in ARNs. ``task_handler`` answers the other Tasks (see
+    :class:`TaskInvocation`); what it passes on with :data:`NOT_HANDLED` goes
+    to moto. ``virtual_time`` skips Wait, Retry and polling time instead of
+    sleeping. ``timeout_seconds`` is a real-time guard: an execution still
+    running after it is stopped and reported as ``ABORTED``.
+
+    Raises :class:`DefinitionError` or :class:`~stepline.local.mocks.MockConfigError`
+    before running when the definition or the MockConfigFile cannot be used.
+    """
+    from stepline.local import moto_adapter
+
+    ensure_local_aws_environment()
+    moto_adapter.apply_adaptations()
+
+    definition_text = definition if isinstance(definition, str) else json.dumps(definition)
+    parsed_definition = json.loads(definition_text)
+    _check_definition(parsed_definition, definition_text)
+
+    mock_case = _select_test_case(parsed_definition, mock_config, test_case, state_machine_name)
+    machine_name = state_machine_name or (
+        mock_case.state_machine_name if mock_case else DEFAULT_STATE_MACHINE_NAME
+    )
+    name = execution_name or uuid.uuid4().hex
+    _check_name(name, "execution_name")
+    _check_name(machine_name, "state_machine_name")
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+    machine_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}:stateMachine:{machine_name}"
+    execution_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}:execution:{machine_name}:{name}"
+
+    run = _Run(
+        execution_arn=execution_arn,
+        virtual_time=virtual_time,
+        mock_case=mock_case,
+        task_handler=task_handler,
+    )
+    worker = _new_worker(
+        run=run,
+        definition_text=definition_text,
+        execution_input=input if input is not None else {},
+        execution_arn=execution_arn,
+        execution_name=name,
+        machine_arn=machine_arn,
+        machine_name=machine_name,
+        region=region,
+    )
+    moto_adapter.register_run(execution_arn, run)
+    try:
+        with _moto_backends():
+            run.execute(worker, timeout_seconds)
+    finally:
+        moto_adapter.unregister_run(execution_arn)
+        moto_adapter.prune_finished_threads()
+    return run.result()
+
+
+def ensure_local_aws_environment() -> None:
+    """Give boto3 a region and dummy credentials, only where none are configured.
+
+    Local runs never reach AWS (every call is answered in-process), but boto3
+    refuses to build clients without a region and credentials.
+    """
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    shared_credentials = Path(
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE", Path.home() / ".aws" / "credentials")
+    )
+    configured = (
+        os.environ.get("AWS_ACCESS_KEY_ID")
+        or os.environ.get("AWS_PROFILE")
+        or shared_credentials.exists()
+    )
+    if not configured:
+        os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+
+
+@contextlib.contextmanager
+def _moto_backends() -> Iterator[None]:
+    """Join the caller's mock_aws context if one is active, else open one for this run."""
+    from moto import mock_aws
+
+    from stepline.local.moto_adapter import moto_is_mocking
+
+    # A nested mock_aws keeps the caller's backends and configuration (moto only
+    # resets on the outermost start) and keeps interception on until this run
+    # ends, even if another run's context closes meanwhile.
+    with mock_aws() if moto_is_mocking() else mock_aws(config=_MOTO_CONFIG):
+        yield
+
+
+class _Run:
+    """One execution's state on Stepline's side: clock, answers, records (RunHooks).
+
+    Virtual time is real time plus the seconds a timeline has skipped. Each
+    interpreter frame (task attempt, Parallel branch, Map iteration) carries its
+    own ``stepline_skipped`` counter, inherited from its parent when it opens and
+    folded back (maximum) when it closes, so branches waiting side by side
+    overlap as they would in the cloud.
+    """
+
+    def __init__(
+        self,
+        *,
+        execution_arn: str,
+        virtual_time: bool,
+        mock_case: MockTestCase | None,
+        task_handler: TaskHandler | None,
+    ) -> None:
+        self.execution_arn = execution_arn
+        self.virtual_time = virtual_time
+        self._start_real = dt.datetime.now(dt.UTC)
+        self._start_perf = time.perf_counter()
+        self.start_date = self._start_real
+        self._mock_case = mock_case
+        self._task_handler = task_handler
+        self._lock = threading.Lock()
+        self._invocation_counts: Counter[str] = Counter()
+        self._deadline: dt.datetime | None = None
+        self._root_env: Any = None
+        self._thread_error: BaseException | None = None
+        self._guard_expired = False
+        self.task_calls: list[TaskCall] = []
+        self.waits: list[VirtualWait] = []
+
+    # ---- RunHooks --------------------------------------------------------------
+    def now(self, env: Any = None) -> dt.datetime:
+        timeline = env if env is not None else self._root_env
+        skipped = getattr(timeline, "stepline_skipped", 0.0)
+        elapsed = time.perf_counter() - self._start_perf + skipped
+        return self._start_real + dt.timedelta(seconds=elapsed)
+
+    def attach_root_env(self, env: Any) -> None:
+        env.stepline_skipped = 0.0
+        env.event_history_context.stepline_env = env
+        self._root_env = env
+
+    def join_timelines(self, parent: Any, frame: Any) -> None:
+        with self._lock:
+            parent.stepline_skipped = max(
+                getattr(parent, "stepline_skipped", 0.0), getattr(frame, "stepline_skipped", 0.0)
+            )
+
+    def set_execution_timeout(self, seconds: float | None) -> None:
+        self._deadline = None if seconds is None else self.start_date + dt.timedelta(
+            seconds=seconds
+        )
+
+    def sleep(self, env: Any, seconds: float, kind: str) -> None:
+        if seconds <= 0:
+            return
+        if not self.virtual_time:
+            env.program_state_event.wait(seconds)
+            return
+        from stepline.local.moto_adapter import iso_timestamp
+
+        state = env.states.context_object.context_object_data.get("State") or {}
+        with self._lock:
+            start = self.now(env)
+            wake_up = start + dt.timedelta(seconds=seconds)
+            timed_out = self._deadline is not None and wake_up > self._deadline
+            if timed_out:
+                wake_up = self._deadline
+            skip = max(0.0, (wake_up - start).total_seconds())
+            env.stepline_skipped = getattr(env, "stepline_skipped", 0.0) + skip
+            self.waits.append(
+                VirtualWait(
+                    state_name=state.get("Name", ""),
+                    kind=kind,  # type: ignore[arg-type]
+                    seconds=skip,
+                    at=iso_timestamp(start),
+                )
+            )
+            if timed_out and self._root_env is not None and env is not self._root_env:
+                # The execution's own clock reaches the deadline with this branch.
+                self._root_env.stepline_skipped = max(
+                    self._root_env.stepline_skipped, env.stepline_skipped
+                )
+        if timed_out and self._root_env is not None:
+            self._root_env.set_timed_out()
+
+    def answer_task(self, spec: TaskSpec, parameters: Any, context: Any) -> TaskAnswer:
+        from stepline.local.moto_adapter import TaskAnswer
+
+        with self._lock:
+            index = self._invocation_counts[spec.state_name]
+            self._invocation_counts[spec.state_name] += 1
+        invocation = TaskInvocation(
+            state_name=spec.state_name,
+            resource=spec.resource,
+            service=spec.service,
+            action=spec.action,
+            integration=spec.integration,  # type: ignore[arg-type]
+            sdk=spec.sdk,
+            parameters=parameters,
+            invocation_index=index,
+            retry_count=int((context.get("State") or {}).get("RetryCount", 0)),
+            context=context,
+        )
+        call = TaskCall(invocation=invocation)
+        with self._lock:
+            self.task_calls.append(call)
+
+        if self._mock_case is not None and self._mock_case.mocks(spec.state_name):
+            call.answered_by = "mock"
+            try:
+                response = self._mock_case.response_for(spec.state_name, index)
+            except MockConfigError as missing:
+                # Step Functions Local fails the execution; States.Runtime is never
+                # caught by States.ALL, so a catch-all cannot hide the gap.
+                return TaskAnswer(True, error="States.Runtime", cause=str(missing), record=call)
+            if isinstance(response, MockThrow):
+                return TaskAnswer(True, error=response.error, cause=response.cause, record=call)
+            return TaskAnswer(True, result=response.response(), record=call)
+
+        if self._task_handler is not None:
+            try:
+                returned = self._task_handler(invocation)
+            except TaskFailure as failure:
+                call.answered_by = "handler"
+                return TaskAnswer(
+                    True,
+                    error=failure.error,
+                    cause=failure.cause,
+                    virtual_seconds=invocation.virtual_seconds,
+                    record=call,
+                )
+            except Exception as crash:
+                # Reported like an unhandled Lambda error: the exception's class is
+                # the error name and the cause is Lambda's JSON error document.
+                call.answered_by, call.exception = "handler", crash
+                cause = json.dumps(
+                    {
+                        "errorMessage": str(crash),
+                        "errorType": type(crash).__name__,
+                        "stackTrace": traceback.format_exception(crash),
+                    }
+                )
+                return TaskAnswer(True, error=type(crash).__name__, cause=cause, record=call)
+            if returned is not NOT_HANDLED:
+                call.answered_by = "handler"
+                try:
+                    result = json.loads(json.dumps(returned))
+                except (TypeError, ValueError) as not_json:
+                    return TaskAnswer(
+                        True,
+                        error="States.Runtime",
+                        cause=f"The task handler returned a value that is not JSON: {not_json}",
+                        record=call,
+                    )
+                return TaskAnswer(
+                    True, result=result, virtual_seconds=invocation.virtual_seconds, record=call
+                )
+
+        call.answered_by = "moto"
+        return TaskAnswer(False, record=call)
+
+    def record_outcome(
+        self, record: Any, *, result: Any = None, error: str | None = None, cause: str | None = None
+    ) -> None:
+        call: TaskCall = record
+        if error is not None:
+            call.status, call.error, call.cause = "FAILED", error, cause
+        else:
+            call.status, call.output = "SUCCEEDED", result
+
+    # ---- driving the execution ---------------------------------------------------
+    def execute(self, worker: Any, timeout_seconds: float) -> None:
+        def evaluate() -> None:
+            try:
+                worker.run_to_completion()
+            except BaseException as crash:  # surfaced to the caller by result()
+                self._thread_error = crash
+
+        thread = threading.Thread(
+            target=evaluate, name=f"stepline-{self.execution_arn}", daemon=True
+        )
+        thread.start()
+        thread.join(timeout_seconds)
+        if thread.is_alive():
+            self._guard_expired = True
+            if self._root_env is not None:
+                self._root_env.set_stop(
+                    stop_date=self.now(),
+                    error="Stepline.LocalRunTimeout",
+                    cause=f"The local run did not finish within {timeout_seconds} real seconds.",
+                )
+            thread.join(5)
+
+    def result(self) -> ExecutionResult:
+        from moto.stepfunctions.parser.asl.eval.program_state import (
+            ProgramEnded,
+            ProgramError,
+            ProgramStopped,
+            ProgramTimedOut,
+        )
+
+        from stepline.local.moto_adapter import iso_timestamp
+
+        if self._thread_error is not None:
+            raise RuntimeError(
+                f"Stepline's local engine crashed while running {self.execution_arn}"
+            ) from self._thread_error
+        env = self._root_env
+        if env is None:
+            raise RuntimeError(f"The execution {self.execution_arn} never started.")
+        history = json.loads(json.dumps(env.event_manager.get_event_history()))
+        program_state = env.program_state()
+        output: Any = None
+        error: str | None = None
+        cause: str | None = None
+        status: ExecutionStatus
+        if isinstance(program_state, ProgramEnded):
+            status, output = "SUCCEEDED", env.states.get_input()
+        elif isinstance(program_state, ProgramError):
+            status = "FAILED"
+            error = (program_state.error or {}).get("error")
+            cause = (program_state.error or {}).get("cause")
+        elif isinstance(program_state, ProgramTimedOut):
+            status, error = "TIMED_OUT", "States.Timeout"
+            cause = "The execution ran longer than the state machine's TimeoutSeconds."
+        elif isinstance(program_state, ProgramStopped):
+            status, error, cause = "ABORTED", program_state.error, program_state.cause
+        else:
+            status = "ABORTED"
+            error = "Stepline.LocalRunTimeout" if self._guard_expired else "Stepline.Unfinished"
+            cause = "The execution was still running when the local run ended."
+        return ExecutionResult(
+            status=status,
+            output=output,
+            error=error,
+            cause=cause,
+            history=history,
+            execution_arn=self.execution_arn,
+            start_date=history[0]["timestamp"] if history else iso_timestamp(self.start_date),
+            stop_date=history[-1]["timestamp"] if history else None,
+            task_invocations=list(self.task_calls),
+            virtual_waits=list(self.waits),
+        )
+
+
+def _new_worker(
+    *,
+    run: _Run,
+    definition_text: str,
+    execution_input: Any,
+    execution_arn: str,
+    execution_name: str,
+    machine_arn: str,
+    machine_name: str,
+    region: str,
+) -> Any:
+    from moto.stepfunctions.parser.api import StateMachineType
+    from moto.stepfunctions.parser.asl.eval.evaluation_details import (
+        AWSExecutionDetails,
+        EvaluationDetails,
+        ExecutionDetails,
+        StateMachineDetails,
+    )
+    from moto.stepfunctions.parser.backend.execution_worker_comm import (
+        ExecutionWorkerCommunication,
+    )
+
+    from stepline.local.moto_adapter import SteplineExecutionWorker, iso_timestamp
+
+    class _Finished(ExecutionWorkerCommunication):
+        # Completion is observed by joining the worker thread; nothing to reflect.
+        def terminated(self) -> None:
+            return None
+
+    return SteplineExecutionWorker(
+        run=run,
+        evaluation_details=EvaluationDetails(
+            aws_execution_details=AWSExecutionDetails(
+                account=LOCAL_ACCOUNT_ID, region=region, role_arn=DEFAULT_ROLE_ARN
+            ),
+            execution_details=ExecutionDetails(
+                arn=execution_arn,
+                name=execution_name,
+                role_arn=DEFAULT_ROLE_ARN,
+                inpt=json.loads(json.dumps(execution_input)),
+                start_time=iso_timestamp(run.start_date),
+            ),
+            state_machine_details=StateMachineDetails(
+                arn=machine_arn,
+                name=machine_name,
+                typ=StateMachineType.STANDARD,
+                definition=definition_text,
+            ),
+        ),
+        exec_comm=_Finished(),
+        cloud_watch_logging_session=None,
+        activity_store={},
+    )
+
+
+def _check_name(name: str, what: str) -> None:
+    if not 1 <= len(name) <= 80 or any(char in _NAME_FORBIDDEN for char in name):
+        raise ValueError(
+            f"{what} {name!r} is not a valid Step Functions name "
+            "(1-80 characters, no spaces, brackets, wildcards or / : # $ and similar)."
+        )
+
+
+def _check_definition(definition: Any, definition_text: str) -> None:
+    """Fail before running on what moto would only discover mid-execution."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    if not isinstance(definition, Mapping):
+        raise DefinitionError("A state machine definition must be a JSON object.")
+    _check_references(definition, "the state machine")
+    try:
+        AmazonStateLanguageParser.parse(definition_text)
+    except Exception as invalid:
+        raise DefinitionError(f"Invalid state machine definition: {invalid!r}") from invalid
+
+
+def _check_references(scope: Mapping[str, Any], where: str) -> None:
+    states = scope.get("States")
+    if not isinstance(states, Mapping) or not states:
+        raise DefinitionError(f"{where} has no States.")
+    if scope.get("StartAt") not in states:
+        raise DefinitionError(f"StartAt {scope.get('StartAt')!r} of {where} is not a state.")
+    for name, state in states.items():
+        if not isinstance(state, Mapping):
+            raise DefinitionError(f"State {name!r} of {where} is not an object.")
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [choice.get("Next") for choice in state.get("Choices", [])]
+        targets += [catcher.get("Next") for catcher in state.get("Catch", [])]
+        for target in targets:
+            if target is not None and target not in states:
+                raise DefinitionError(
+                    f"State {name!r} of {where} goes to {target!r}, which is not a state there."
+                )
+        for index, branch in enumerate(state.get("Branches", [])):
+            _check_references(branch, f"branch {index} of {name!r}")
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            _check_references(processor, f"the item processor of {name!r}")
+
+
+def _task_state_names(scope: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for name, state in scope.get("States", {}).items():
+        if state.get("Type") == "Task":
+            names.add(name)
+        for branch in state.get("Branches", []):
+            names |= _task_state_names(branch)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            names |= _task_state_names(processor)
+    return names
+
+
+def _select_test_case(
+    definition: Mapping[str, Any],
+    mock_config: Mapping[str, Any] | None,
+    test_case: str | None,
+    state_machine_name: str | None,
+) -> MockTestCase | None:
+    if mock_config is None:
+        if test_case is not None:
+            raise MockConfigError(f"test_case={test_case!r} was given without a mock_config.")
+        return None
+    config: MockConfig = parse_mock_config(mock_config)
+    if test_case is None:
+        return None
+    case = config.test_case(state_machine_name or config.default_state_machine_name(), test_case)
+    unknown = set(case.series_by_state) - _task_state_names(definition)
+    if unknown:
+        # A misspelt state would silently fall through to the real service.
+        raise MockConfigError(
+            f"Test case '{test_case}' mocks {sorted(unknown)}, which are not Task states of "
+            "this state machine."
+        )
+    return case
