@@ -8,8 +8,6 @@ prove the page renders.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,11 +19,8 @@ from .histories import happy_path_history
 from .page_parser import parse_page
 from .png_reader import read_png
 
-CHROMIUM = Path("/usr/bin/chromium")
 WINDOW = (1400, 2000)
 DEFINITION_PATH = Path(__file__).parents[2] / "statemachines" / "sales_pipeline.asl.json"
-# A guard against a hung browser, not a speed assertion: a render takes ~2 s.
-BROWSER_TIMEOUT_SECONDS = 180
 
 # Colours the page's stylesheet paints: page background, a succeeded state's
 # fill, the highlighted path. Seeing them proves the CSS and the SVG rendered.
@@ -34,44 +29,9 @@ SUCCEEDED_FILL = (0xDA, 0xFB, 0xE1)
 TAKEN_EDGE = (0x09, 0x69, 0xDA)
 
 
-def _require_chromium() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing under CI: .ci/browser.sh must install Debian chromium")
-    pytest.skip(f"{CHROMIUM} is not installed (run .ci/browser.sh); CI runs this test")
-
-
-def _chromium(user_data_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={user_data_dir}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        *arguments,
-    ]
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=BROWSER_TIMEOUT_SECONDS,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, object]:
+def rendered(tmp_path_factory, chromium) -> dict[str, object]:
     """The happy-path page written to disk, its screenshot and its DOM after load."""
-    _require_chromium()
     folder = tmp_path_factory.mktemp("browser")
     definition = json.loads(DEFINITION_PATH.read_text(encoding="utf-8"))
     page_path = write_html(
@@ -81,8 +41,10 @@ def rendered(tmp_path_factory) -> dict[str, object]:
         ),
     )
     screenshot = folder / "page.png"
-    shot = _chromium(folder / "profile-shot", f"--screenshot={screenshot}", page_path.as_uri())
-    dom = _chromium(folder / "profile-dom", "--dump-dom", page_path.as_uri())
+    shot = chromium.run(
+        folder / "profile-shot", f"--screenshot={screenshot}", page_path.as_uri(), window=WINDOW
+    )
+    dom = chromium.run(folder / "profile-dom", "--dump-dom", page_path.as_uri(), window=WINDOW)
     return {
         "definition": definition,
         "screenshot": screenshot,
