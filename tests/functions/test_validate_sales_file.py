@@ -17,6 +17,7 @@ from validate_sales_file.settings import SettingsError, ValidatorSettings, get_s
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "events" / "samples"
 LAKE = "stepline-sales-dev-lake-123456789012-us-east-1"
+RAW = "stepline-sales-dev-raw-123456789012-us-east-1"
 KEY = "sales/date=2026-11-20/store=store_002/sales.csv"
 PARTITION = "date=2026-11-20/store=store_002/"
 VALIDATED_KEY = f"validated/sales/{PARTITION}sales.csv.gz"
@@ -67,7 +68,7 @@ def test_rejected_file_writes_a_record_and_removes_the_earlier_validated_copy(la
     assert result.validated_prefix is None
     assert lake.listing() == [REJECTION_KEY]  # stale validated copy and rejects file removed
     record = json.loads(lake.read(REJECTION_KEY))
-    assert record["source"]["bucket"] == "stepline-sales-dev-raw-123456789012-us-east-1"
+    assert record["source"]["bucket"] == RAW
     assert record["source"]["key"] == KEY
     assert record["source"]["version_id"] and record["source"]["etag"]
     assert record["source"]["size"] == len(BAD_HEADER)
@@ -110,12 +111,12 @@ def test_too_many_bad_rows_rejects_but_keeps_the_rejects_file(lake) -> None:
 def test_raw_object_is_never_modified(lake, key: str, data: bytes) -> None:
     """Whatever the outcome, the raw object keeps its bytes, ETag and version."""
     event = lake.land(key, data)
-    before = lake.s3.head_object(Bucket="stepline-sales-dev-raw-123456789012-us-east-1", Key=key)
+    before = lake.s3.head_object(Bucket=RAW, Key=key)
     validate(lake, event)
-    after = lake.s3.head_object(Bucket="stepline-sales-dev-raw-123456789012-us-east-1", Key=key)
+    after = lake.s3.head_object(Bucket=RAW, Key=key)
     assert (after["ETag"], after["VersionId"]) == (before["ETag"], before["VersionId"])
-    assert lake.read(key, bucket="stepline-sales-dev-raw-123456789012-us-east-1") == data
-    versions = lake.s3.list_object_versions(Bucket="stepline-sales-dev-raw-123456789012-us-east-1", Prefix=key)
+    assert lake.read(key, bucket=RAW) == data
+    versions = lake.s3.list_object_versions(Bucket=RAW, Prefix=key)
     assert len(versions["Versions"]) == 1 and not versions.get("DeleteMarkers")
 
 
@@ -174,7 +175,7 @@ def test_url_encoded_key_in_the_event_is_decoded(lake) -> None:
 def test_missing_object_is_a_fault_not_a_rejection(lake) -> None:
     """An S3 error raises, so Step Functions' Retry/Catch handles it."""
     event = lake.land(KEY, GOOD)
-    lake.s3.delete_object(Bucket="stepline-sales-dev-raw-123456789012-us-east-1", Key=KEY,
+    lake.s3.delete_object(Bucket=RAW, Key=KEY,
                           VersionId=event["detail"]["object"]["version-id"])
     with pytest.raises(ClientError):
         validate(lake, event)
@@ -233,7 +234,7 @@ MANIFEST = json.loads((ROOT / "events" / "manifest.json").read_text())
 def test_checked_in_events_give_the_documented_outcomes(lake, arrival) -> None:
     """Replaying each sample event on its uploaded sample gives the manifest's verdict."""
     data = (ROOT / "events" / arrival["upload"]).read_bytes()
-    lake.s3.put_object(Bucket="stepline-sales-dev-raw-123456789012-us-east-1", Key=arrival["key"], Body=data)
+    lake.s3.put_object(Bucket=RAW, Key=arrival["key"], Body=data)
     event = json.loads((ROOT / "events" / arrival["event"]).read_text())
     payload = validate(lake, event).model_dump(mode="json")
     assert {name: payload[name] for name in arrival["expected"]} == arrival["expected"]
