@@ -1,0 +1,96 @@
+"""``stepline replay`` in local mode on paths that need no Spark: the real Lambda on moto.
+
+These run the deployed definition with the real validation handler in-process
+and moto's SNS; the notifications printed are the ones moto delivered to the
+session's capture queue.
+"""
+
+from __future__ import annotations
+
+import json
+
+from stepline.cli import main
+
+
+def replay(capsys, tmp_path, event, *args):
+    code = main(["replay", f"events/{event}", "--workdir", str(tmp_path), *args])
+    return code, capsys.readouterr()
+
+
+def test_header_only_file_takes_the_no_data_path(capsys, tmp_path):
+    """A header-only upload is validated for real and notified as 'no data'; exit 0."""
+    code, out = replay(
+        capsys,
+        tmp_path,
+        "object_created_store_004_header_only.json",
+        "--file",
+        "events/samples/header_only.csv",
+    )
+    assert code == 0, out.err
+    assert "Notify that there was no data" in out.out
+    assert "published: Stepline sales: no data 2026-11-20 store_004" in out.out
+
+
+def test_bad_header_is_rejected_and_notified(capsys, tmp_path):
+    """A file with an unknown column is rejected by the real validator; exit 1 and notified."""
+    code, out = replay(
+        capsys,
+        tmp_path,
+        "object_created_store_005_bad_header.json",
+        "--file",
+        "events/samples/bad_header.csv",
+        "--json",
+    )
+    summary = json.loads(out.out)
+    assert code == 1
+    assert summary["error"] == "Stepline.FileRejected"
+    [note] = summary["notifications"]
+    assert note["sent"] and note["message"]["outcome"] == "FILE_REJECTED"
+    assert "column" in note["message"]["reason"]
+
+
+def test_one_task_can_be_mocked_in_a_local_run(capsys, tmp_path):
+    """With a test case that mocks only Glue, validation runs for real and Glue's mock fails."""
+    mocks = {
+        "StateMachines": {
+            "SalesPipeline": {"TestCases": {"GlueDown": {"Clean the sales file": "GlueFails"}}}
+        },
+        "MockedResponses": {
+            "GlueFails": {"0": {"Throw": {"Error": "States.TaskFailed", "Cause": "mocked outage"}}}
+        },
+    }
+    config = tmp_path / "mocks.json"
+    config.write_text(json.dumps(mocks))
+    code, out = replay(
+        capsys,
+        tmp_path,
+        "object_created_store_001.json",
+        "--file",
+        "events/samples/good.csv",
+        "--mock-config",
+        str(config),
+        "--test-case",
+        "GlueDown",
+        "--json",
+    )
+    summary = json.loads(out.out)
+    assert code == 1
+    # The real handler validated the 40 sample rows before the mocked Glue failed.
+    assert summary["states"][:4] == [
+        "Validate the sales file",
+        "Was the file accepted?",
+        "Are there rows to load?",
+        "Clean the sales file",
+    ]
+    [note] = summary["notifications"]
+    assert note["message"]["failed_state"] == "Clean the sales file"
+    assert note["message"]["cause"] == "mocked outage"
+    assert summary["error"] == "States.TaskFailed"
+
+
+def test_replays_see_what_earlier_replays_landed(capsys, tmp_path):
+    """The local S3 folder persists: a second replay without --file finds the landed object."""
+    event = "object_created_store_004_header_only.json"
+    first, _ = replay(capsys, tmp_path, event, "--file", "events/samples/header_only.csv")
+    second, out = replay(capsys, tmp_path, event)
+    assert (first, second) == (0, 0), out.err
