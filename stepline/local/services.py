@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import json
 import os
 import shlex
@@ -67,6 +68,11 @@ def _environment(variables: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def _no_op() -> Iterator[None]:
+    yield
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -86,11 +92,15 @@ class LocalServices:
         *,
         warehouse_path: Path,
         environment_overrides: dict[str, str] | None = None,
+        capture_stdout: bool = False,
     ) -> None:
         self.deployed = deployed
         # Applied on top of each function's template environment, e.g. to
         # quieten Powertools' INFO logs and EMF metrics on a terminal.
         self.environment_overrides = dict(environment_overrides or {})
+        # What handlers printed (EMF metrics, print debugging), as CloudWatch would keep it.
+        self.capture_stdout = capture_stdout
+        self.lambda_output: list[str] = []
         self.lake = lake
         self.warehouse_path = Path(warehouse_path)
         self._warehouse: Any = None
@@ -127,8 +137,10 @@ class LocalServices:
             payload = json.loads(payload)
         with _environment({**spec.environment, **self.environment_overrides}):
             handler = getattr(importlib.import_module(module_name), function_name)
+            captured = io.StringIO()
             try:
-                result = handler(payload, context)
+                with contextlib.redirect_stdout(captured) if self.capture_stdout else _no_op():
+                    result = handler(payload, context)
             except Exception as exc:  # a function error, as Lambda reports it
                 cause = {
                     "errorMessage": str(exc),
@@ -136,6 +148,8 @@ class LocalServices:
                     "stackTrace": traceback.format_exception(exc)[-5:],
                 }
                 raise TaskFailure(type(exc).__name__, json.dumps(cause)) from exc
+            finally:
+                self.lambda_output.append(captured.getvalue())
         self.log.append(f"lambda {spec.logical_id}: ok")
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
 

@@ -29,11 +29,9 @@ from stepline.local.lake import LocalLake
 DEFAULT_WORKDIR = Path(".stepline/local")
 MOCK_STATE_MACHINE_NAME = "SalesPipeline"
 _REGION = "us-east-1"
-#: Keeps a terminal readable: handlers log warnings only and emit no EMF metrics.
-QUIET_LAMBDA_ENVIRONMENT = {
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-}
+#: Keeps a terminal readable: handlers log warnings only (their EMF metrics lines,
+#: printed to stdout, are captured by LocalServices instead of shown).
+QUIET_LAMBDA_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
 
 
 @dataclass
@@ -168,6 +166,7 @@ class LocalSession:
                 self.lake,
                 warehouse_path=self.workdir / "warehouse.duckdb",
                 environment_overrides=quiet,
+                capture_stdout=not self.lambda_logs,
             )
 
     # -- landing files and replaying events -------------------------------------------

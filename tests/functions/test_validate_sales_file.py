@@ -199,6 +199,7 @@ def test_handler_validates_with_settings_from_the_environment(lake, monkeypatch,
     monkeypatch.setenv("MAX_REJECT_RATIO", "0.001")  # 2 bad rows in 200 is now too many
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stepline-validate")
     app.get_s3_client.cache_clear()
+    app.metrics.clear_metrics()  # metrics live per process: count this invocation only
     try:
         payload = app.lambda_handler(lake.land(KEY, GOOD), _LambdaContext())
     finally:
