@@ -94,3 +94,20 @@ def test_replays_see_what_earlier_replays_landed(capsys, tmp_path):
     first, _ = replay(capsys, tmp_path, event, "--file", "events/samples/header_only.csv")
     second, out = replay(capsys, tmp_path, event)
     assert (first, second) == (0, 0), out.err
+
+
+def test_quiet_sessions_keep_each_invocations_metrics(stepline, tmp_path):
+    """Captured EMF output holds exactly each invocation's own counts, run after run."""
+    from pathlib import Path
+
+    with stepline.local_session(workdir=tmp_path, lambda_logs=False) as session:
+        for sample in ("header_only.csv", "bad_header.csv"):
+            key = f"sales/date=2026-11-20/store=store_004/{sample}"
+            session.replay(session.land_file(Path("events/samples") / sample, key))
+        emf = [
+            json.loads(line)
+            for output in session.services.lambda_output
+            for line in output.splitlines()
+            if '"_aws"' in line
+        ]
+    assert [(m["Rows"], m["FilesRejected"]) for m in emf] == [([0.0], [0.0]), ([0.0], [1.0])]
