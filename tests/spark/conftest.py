@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from glue_jobs.clean_sales import RAW_COLUMNS
+
+# pandas-on-Spark, which pyspark.testing imports with the test modules, wants this
+# set before it loads and before Spark starts.
+os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 ValidatedWriter = Callable[..., Path]
 
@@ -44,29 +47,6 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="session")
-def assert_df_equal() -> Callable[..., None]:
-    """``pyspark.testing.assertDataFrameEqual``, importable without pandas and pyarrow.
-
-    ``import pyspark.testing`` also loads the pandas-on-Spark helpers, which
-    need pandas and pyarrow; Stepline installs neither, and
-    ``assertDataFrameEqual`` itself does not use them for Spark DataFrames.
-    So its module is loaded on its own when the package import fails.
-    """
-    try:
-        from pyspark.testing import assertDataFrameEqual
-    except ImportError:
-        import pyspark
-
-        utils_path = Path(pyspark.__file__).parent / "testing" / "utils.py"
-        spec = importlib.util.spec_from_file_location("stepline_pyspark_testing_utils", utils_path)
-        assert spec is not None and spec.loader is not None
-        utils: Any = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(utils)
-        assertDataFrameEqual = utils.assertDataFrameEqual
-    return assertDataFrameEqual
 
 
 @pytest.fixture

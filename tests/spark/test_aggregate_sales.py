@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.testing import assertDataFrameEqual
 
 from emr_jobs.aggregate_sales import CURATED_COLUMNS, aggregate, parse_args, run
 from glue_jobs.clean_sales import CleanArgs
@@ -45,7 +46,7 @@ def test_step_arguments_of_the_state_machine_are_the_jobs_arguments() -> None:
 
 
 @pytest.mark.spark
-def test_aggregate_nets_revenue_and_separates_sales_from_returns(spark, assert_df_equal) -> None:
+def test_aggregate_nets_revenue_and_separates_sales_from_returns(spark) -> None:
     """Revenue is net of returns; units/orders count sales only; returns count returned units."""
     clean_rows = spark.createDataFrame(
         [
@@ -79,7 +80,7 @@ def test_aggregate_nets_revenue_and_separates_sales_from_returns(spark, assert_d
         ("orders", "bigint"),
         ("returns", "bigint"),
     ]
-    assert_df_equal(daily, expected.collect())
+    assertDataFrameEqual(daily, expected.collect())
 
 
 @pytest.mark.spark

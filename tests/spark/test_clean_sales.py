@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.testing import assertDataFrameEqual
 
 from glue_jobs import clean_sales
 from glue_jobs.clean_sales import (
@@ -157,7 +158,7 @@ def test_write_metrics_json_writes_a_local_file_from_a_file_uri(tmp_path: Path) 
 
 
 @pytest.mark.spark
-def test_standardise_trims_types_and_keeps_the_offset(spark, assert_df_equal) -> None:
+def test_standardise_trims_types_and_keeps_the_offset(spark) -> None:
     """Text is trimmed, sold_at becomes the UTC instant plus its offset, revenue is qty x price."""
     raw = spark.createDataFrame(
         [
@@ -185,11 +186,11 @@ def test_standardise_trims_types_and_keeps_the_offset(spark, assert_df_equal) ->
         "order_id string, store_id string, sold_at timestamp, sold_at_offset string, sku string,"
         " category string, quantity int, unit_price decimal(12,2), revenue decimal(18,2)",
     )  # fmt: skip
-    assert_df_equal(standardise(raw).select(*TYPED_COLUMNS), expected)
+    assertDataFrameEqual(standardise(raw).select(*TYPED_COLUMNS), expected)
 
 
 @pytest.mark.spark
-def test_dedupe_keeps_the_latest_line_whatever_the_input_order(spark, assert_df_equal) -> None:
+def test_dedupe_keeps_the_latest_line_whatever_the_input_order(spark) -> None:
     """Per (order_id, sku) the latest sold_at wins; a tie is broken the same way every time."""
     rows = [
         ("o1", "0042", "2026-11-20T09:00:00Z", "SKU-1", "Toys", "1", "2.00"),
@@ -202,7 +203,7 @@ def test_dedupe_keeps_the_latest_line_whatever_the_input_order(spark, assert_df_
     expected = [("o1", "SKU-1", 2), ("o2", "SKU-1", 7), ("o2", "SKU-2", 1)]
     for ordering in (rows, rows[::-1]):
         raw = spark.createDataFrame(ordering, RAW_SCHEMA).repartition(2)
-        assert_df_equal(transform(raw).select("order_id", "sku", "quantity"), expected)
+        assertDataFrameEqual(transform(raw).select("order_id", "sku", "quantity"), expected)
 
 
 @pytest.mark.spark
