@@ -19,6 +19,7 @@ demo: $(STAMP)
 ## make test: everything CI checks (installs SAM CLI in .venv-tools and Debian's chromium if missing)
 test: $(STAMP) tools
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 	@$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 tools:

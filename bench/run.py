@@ -109,7 +109,7 @@ def main() -> int:
         target = TARGETS.get(name)
         verdict = (
             ""
-            if target is None
+            if target is None or not isinstance(value, int | float)
             else f"  (target <= {target}: {'met' if value <= target else 'MISSED'})"
         )
         shown = f"{value:.3f}" if isinstance(value, float) else value

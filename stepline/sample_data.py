@@ -238,7 +238,7 @@ def write_sales_csv(
     path = Path(path)
     counts = _Counts()
     with path.open("wb") as raw:
-        binary: io.BufferedIOBase | gzip_module.GzipFile = raw
+        binary: io.BufferedWriter | gzip_module.GzipFile = raw
         if gzip:
             # No file name and no mtime in the gzip header: same arguments, same bytes.
             binary = gzip_module.GzipFile(

@@ -128,7 +128,7 @@ class _RawStream(io.RawIOBase):
         return size
 
 
-def _decoded_lines(binary: IO[bytes], looks_gzipped: bool) -> Iterator[str]:
+def _decoded_lines(binary: io.BufferedIOBase, looks_gzipped: bool) -> Iterator[str]:
     """Yield the file's physical lines as text, failing on the first non-UTF-8 byte."""
     line_number = 0
     readline = binary.readline
@@ -187,7 +187,7 @@ def validate_sales_stream(
         report.file_problems.append(Problem(None, None, "the object is empty (0 bytes)"))
         return report
 
-    binary: IO[bytes] = buffered
+    binary: io.BufferedIOBase = buffered
     if key.compressed:
         if first_bytes != _GZIP_MAGIC:
             report.file_problems.append(Problem(None, None, "not a valid gzip file"))
@@ -281,7 +281,7 @@ def _validate_records(
                 # The reader resynchronises on the next line; count the broken record.
                 rows += 1
                 rejected_rows += 1
-                problem = [(None, f"malformed CSV record: {error}")]
+                problem: list[tuple[str | None, str]] = [(None, f"malformed CSV record: {error}")]
                 rejects.add(report, previous_end + 1, problem, None, max_reasons)
                 previous_end = reader.line_num
     finally:

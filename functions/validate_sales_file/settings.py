@@ -38,7 +38,9 @@ class ValidatorSettings(BaseModel):
         if missing:
             raise SettingsError(f"missing environment variable(s): {', '.join(missing)}")
         try:
-            return cls(**{field: environ[variable] for field, variable in names.items()})
+            return cls.model_validate(
+                {field: environ[variable] for field, variable in names.items()}
+            )
         except ValidationError as error:
             raise SettingsError(f"invalid settings for validate_sales_file: {error}") from error
 

@@ -140,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     reports_dir.mkdir(parents=True, exist_ok=True)
     ok = True
     with LocalSession(args.stage, workdir=args.workdir / "local", lambda_logs=False) as session:
+        lake = session.lake
+        assert lake is not None  # set up when the session is entered
         last_report: str | None = None
         for spec, path in inputs:
             event = session.land_file(path, spec.key(run_date))
@@ -159,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             report_uri = _report_uri(result)
             if report_uri:
                 last_report = report_uri
-                columns, rows = _read_csv(session.lake.path_for(report_uri))
+                columns, rows = _read_csv(lake.path_for(report_uri))
                 sections.append(
                     (f"Daily report {run_date} (Athena on DuckDB)", html_table(columns, rows))
                 )
@@ -174,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if last_report:
             print(f"\nDaily report for {run_date} (Athena SQL on DuckDB, {last_report}):")
-            _print_table(*_read_csv(session.lake.path_for(last_report)))
+            _print_table(*_read_csv(lake.path_for(last_report)))
         warehouse = session.services.warehouse
         totals = warehouse.query(
             "SELECT store_id, SUM(revenue) AS revenue, SUM(units) AS units, "

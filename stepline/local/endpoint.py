@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from stepline.local.engine import (
@@ -32,7 +32,7 @@ from stepline.local.engine import (
 __all__ = ["run_via_endpoint"]
 
 _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "host.docker.internal"})
-_FINAL_TASK_EVENTS = {
+_FINAL_TASK_EVENTS: dict[str, Literal["SUCCEEDED", "FAILED"]] = {
     "TaskSucceeded": "SUCCEEDED",
     "TaskFailed": "FAILED",
     "TaskTimedOut": "FAILED",
@@ -175,6 +175,7 @@ def _task_calls(history: list[dict[str, Any]]) -> list[TaskCall]:
     counts: dict[str, int] = {}
     state_name = ""
     open_call: TaskCall | None = None
+    details: Mapping[str, Any]
     for event in history:
         kind = event["type"]
         if kind.endswith("StateEntered"):
@@ -191,7 +192,7 @@ def _task_calls(history: list[dict[str, Any]]) -> list[TaskCall]:
                     resource=f"arn:aws:states:::{resource}",
                     service=details["resourceType"].split(":")[-1],
                     action=action,
-                    integration="sync" if pattern.startswith("sync") else (pattern or "request"),  # type: ignore[arg-type]
+                    integration="sync" if pattern.startswith("sync") else (pattern or "request"),
                     sdk=details["resourceType"].startswith("aws-sdk"),
                     parameters=json.loads(details.get("parameters") or "null"),
                     invocation_index=index,
@@ -203,7 +204,7 @@ def _task_calls(history: list[dict[str, Any]]) -> list[TaskCall]:
             calls.append(open_call)
         elif kind in _FINAL_TASK_EVENTS and open_call is not None:
             details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            open_call.status = _FINAL_TASK_EVENTS[kind]  # type: ignore[assignment]
+            open_call.status = _FINAL_TASK_EVENTS[kind]
             if open_call.status == "SUCCEEDED":
                 output = details.get("output")
                 open_call.output = json.loads(output) if output else None

@@ -52,6 +52,8 @@ from stepline.local.mocks import (
 )
 
 if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
     from stepline.local.moto_adapter import TaskAnswer, TaskSpec
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
 
 ExecutionStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 Integration = Literal["request", "sync", "waitForTaskToken"]
+WaitKind = Literal["wait", "retry", "sync-poll", "task"]
 
 DEFAULT_STATE_MACHINE_NAME: Final[str] = "stepline-local"
 DEFAULT_ROLE_ARN: Final[str] = "arn:aws:iam::123456789012:role/stepline-local"
@@ -75,8 +78,8 @@ LOCAL_ACCOUNT_ID: Final[str] = "123456789012"
 # moto's Docker-free Lambda backend "succeeds" for any function name by echoing
 # the payload, which would hide an unanswered Lambda task; the default backend
 # answers ResourceNotFoundException for functions nobody created in moto.
-_MOTO_CONFIG: Final[dict[str, Any]] = {"stepfunctions": {"execute_state_machine": True}}
-_NAME_FORBIDDEN = frozenset(" <>{}[]?*\"#%\\^|~`$&,;:/")
+_MOTO_CONFIG: Final[DefaultConfig] = {"stepfunctions": {"execute_state_machine": True}}
+_NAME_FORBIDDEN = frozenset(' <>{}[]?*"#%\\^|~`$&,;:/')
 
 
 class _NotHandled:
@@ -160,7 +163,7 @@ class VirtualWait:
     """Time the virtual clock skipped: a Wait state, a retry delay, a .sync poll, a task."""
 
     state_name: str
-    kind: Literal["wait", "retry", "sync-poll", "task"]
+    kind: WaitKind
     seconds: float
     at: str
 
@@ -390,11 +393,11 @@ class _Run:
             )
 
     def set_execution_timeout(self, seconds: float | None) -> None:
-        self._deadline = None if seconds is None else self.start_date + dt.timedelta(
-            seconds=seconds
+        self._deadline = (
+            None if seconds is None else self.start_date + dt.timedelta(seconds=seconds)
         )
 
-    def sleep(self, env: Any, seconds: float, kind: str) -> None:
+    def sleep(self, env: Any, seconds: float, kind: WaitKind) -> None:
         if seconds <= 0:
             return
         if not self.virtual_time:
@@ -406,15 +409,16 @@ class _Run:
         with self._lock:
             start = self.now(env)
             wake_up = start + dt.timedelta(seconds=seconds)
-            timed_out = self._deadline is not None and wake_up > self._deadline
-            if timed_out:
+            timed_out = False
+            if self._deadline is not None and wake_up > self._deadline:
+                timed_out = True
                 wake_up = self._deadline
             skip = max(0.0, (wake_up - start).total_seconds())
             env.stepline_skipped = getattr(env, "stepline_skipped", 0.0) + skip
             self.waits.append(
                 VirtualWait(
                     state_name=state.get("Name", ""),
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                     seconds=skip,
                     at=iso_timestamp(start),
                 )
@@ -438,7 +442,7 @@ class _Run:
             resource=spec.resource,
             service=spec.service,
             action=spec.action,
-            integration=spec.integration,  # type: ignore[arg-type]
+            integration=spec.integration,
             sdk=spec.sdk,
             parameters=parameters,
             invocation_index=index,

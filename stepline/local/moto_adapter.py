@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 import moto
 from botocore.exceptions import ClientError
@@ -118,6 +118,9 @@ from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.utilities.collections import select_from_typed_dict
 
+if TYPE_CHECKING:
+    from stepline.local.engine import Integration, WaitKind
+
 LOG = logging.getLogger(__name__)
 
 PINNED_MOTO_VERSION: Final[str] = "5.2.5"
@@ -146,7 +149,7 @@ class TaskSpec:
     resource: str
     service: str
     action: str
-    integration: str
+    integration: Integration
     sdk: bool
     region: str
     timeout_seconds: float | None
@@ -180,7 +183,7 @@ class RunHooks(Protocol):
 
     def now(self, env: Environment | None = None) -> dt.datetime: ...
 
-    def sleep(self, env: Environment, seconds: float, kind: str) -> None: ...
+    def sleep(self, env: Environment, seconds: float, kind: WaitKind) -> None: ...
 
     def join_timelines(self, parent: Environment, frame: Environment) -> None: ...
 
@@ -193,6 +196,23 @@ class RunHooks(Protocol):
     def record_outcome(
         self, record: Any, *, result: Any = None, error: str | None = None, cause: str | None = None
     ) -> None: ...
+
+
+class _SteplineFrame(Protocol):
+    """What Stepline stores on moto's ``Environment`` frames.
+
+    Read back with ``getattr`` and a default: frames Stepline did not touch lack them.
+    """
+
+    stepline_skipped: float  # virtual seconds this frame's timeline has skipped
+    stepline_dispatched: bool  # the Task invocation was already offered to the run
+    stepline_map_plan: _MapPlan  # the virtual schedule of an inline Map
+
+
+class _FormatTemplateArgument(Protocol):
+    """An intrinsic string literal carrying its States.Format template."""
+
+    stepline_format_template: tuple[str | None, ...]
 
 
 _RUNS: dict[str, RunHooks] = {}
@@ -466,7 +486,7 @@ def _visit_func_arg_string(self: Any, ctx: Any) -> ArgumentLiteral:
     value, template = unescape_intrinsic_string(ctx.STRING().getText()[1:-1])
     argument = ArgumentLiteral(definition_value=value)
     # Read back by States.Format, which must tell escaped braces from placeholders.
-    argument.stepline_format_template = template
+    cast(_FormatTemplateArgument, argument).stepline_format_template = template
     return argument
 
 
@@ -478,9 +498,7 @@ def _states_format_eval_body(self: StringFormat, env: Environment) -> None:
     if template is None:
         # A template read from the input or a variable: only "{}" is special.
         pieces = str(args[0]).split("{}")
-        template = tuple(
-            item for piece in pieces for item in (piece, None)
-        )[:-1]
+        template = tuple(item for piece in pieces for item in (piece, None))[:-1]
     values = list(args[1:])
     placeholders = template.count(None)
     if placeholders != len(values):
@@ -625,9 +643,18 @@ def _jsonata_bindings(env: Environment, *, with_states: bool) -> dict[str, Any]:
     return bindings
 
 
+def _event_details(**details: Any) -> EventDetails:
+    """moto's ``EventDetails`` with the one ``...EventDetails`` entry an event carries.
+
+    moto declares the TypedDict total, yet it (like AWS's history) always fills in
+    exactly one of its keys; the cast records that deliberate partial construction.
+    """
+    return cast(EventDetails, details)
+
+
 def _query_evaluation_failure(env: Environment, cause: str) -> FailureEventException:
     error = StatesErrorNameType.StatesQueryEvaluationError.to_name()
-    details = EventDetails(
+    details = _event_details(
         evaluationFailedEventDetails=EvaluationFailedEventDetails(error=error, cause=cause)
     )
     env.event_manager.add_event(
@@ -650,7 +677,8 @@ def _string_jsonata_eval_body(self: StringJSONata, env: Environment) -> None:
         result = evaluate_jsonata(self.expression, _jsonata_bindings(env, with_states=True))
     except JException as error:
         raise _query_evaluation_failure(
-            env, f"An error occurred while evaluating the JSONata expression '{self.expression}': "
+            env,
+            f"An error occurred while evaluating the JSONata expression '{self.expression}': "
             f"{error}",
         ) from error
     if result is UNDEFINED:
@@ -679,7 +707,7 @@ def _runtime_failure(env: Environment, cause: str) -> FailureEventException:
             env=env,
             error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
+            event_details=_event_details(
                 taskFailedEventDetails=TaskFailedEventDetails(error=error, cause=cause)
             ),
         )
@@ -817,10 +845,10 @@ class ClockedEventManager(EventManager):
         super().__init__(cloud_watch_logging_session=None)
         self._run = run
 
-    def _get_current_timestamp(self) -> dt.datetime:  # type: ignore[override]
+    def _get_current_timestamp(self) -> dt.datetime:  # type: ignore[override]  # moto's is static; ours reads self._run
         return self._run.now()
 
-    def add_event(  # type: ignore[override]
+    def add_event(
         self,
         context: Any,
         event_type: HistoryEventType,
@@ -968,7 +996,7 @@ def _task_failure(
             env=env,
             error_name=_error_name_for(error),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(
+            event_details=_event_details(
                 taskFailedEventDetails=TaskFailedEventDetails(
                     error=error,
                     cause=cause,
@@ -991,7 +1019,7 @@ def _cannot_run_locally(
     return _task_failure(self, env, StatesErrorNameType.StatesRuntime.to_name(), cause)
 
 
-def _integration(condition: str | None) -> str:
+def _integration(condition: str | None) -> Integration:
     if condition in (ResourceCondition.Sync, ResourceCondition.Sync2):
         return "sync"
     if condition == ResourceCondition.WaitForTaskToken:
@@ -1054,9 +1082,13 @@ def _task_eval_execution(self: StateTaskService, env: Environment) -> None:
         _answer_with_moto(self, env, run, spec, runtime_part, raw_parameters, credentials)
     except Exception as failure:
         failure_event = self._from_error(env=env, ex=failure)
-        details = next(iter((failure_event.event_details or {}).values()), {})
+        # moto fills in one entry, a ...EventDetails TypedDict (typed as object by .values()).
+        details = cast(
+            Mapping[str, Any], next(iter((failure_event.event_details or {}).values()), {})
+        )
         run.record_outcome(
-            answer.record, error=details.get("error", type(failure).__name__),
+            answer.record,
+            error=details.get("error", type(failure).__name__),
             cause=details.get("cause", str(failure)),
         )
         raise
@@ -1084,7 +1116,7 @@ def _finish_answered_task(
         raise EvalTimeoutError()
     if run.virtual_time and answer.virtual_seconds > 0:
         run.sleep(env, answer.virtual_seconds, "task")
-    failure = (answer.error, answer.cause or "") if answer.failed else None
+    failure = (answer.error, answer.cause or "") if answer.error is not None else None
     if failure is None and spec.service == "lambda":
         failure = _lambda_function_error(answer.result)
     if failure is not None:
@@ -1132,7 +1164,7 @@ def _answer_with_moto(
         normalised = copy.deepcopy(raw_parameters)
         self._normalise_parameters(normalised)
         # Tells the legacy-lambda-dispatch wrapper this invocation was already offered.
-        env.stepline_dispatched = True
+        cast(_SteplineFrame, env).stepline_dispatched = True
         self._eval_service_task(
             env=env,
             resource_runtime_part=runtime_part,
@@ -1257,7 +1289,7 @@ def _run_sync_job(
     env.event_manager.add_event(
         context=env.event_history_context,
         event_type=HistoryEventType.TaskSubmitted,
-        event_details=EventDetails(
+        event_details=_event_details(
             taskSubmittedEventDetails=TaskSubmittedEventDetails(
                 resource=self._get_sfn_resource(),
                 resourceType=self._get_sfn_resource_type(),
@@ -1307,7 +1339,8 @@ def _callback_eval_body(self: Any, env: Environment) -> None:
         task_token = env.states.context_object.update_task_token()
         env.callback_pool_manager.add(task_token)
     StateTaskService._eval_body(self, env)
-    env.states.context_object.context_object_data.pop("Task", None)
+    # moto declares "Task" required but only sets it for a task token (and pops it too).
+    cast(dict[str, Any], env.states.context_object.context_object_data).pop("Task", None)
     return None
 
 
@@ -1328,7 +1361,7 @@ def _choice_eval_state(self: Any, env: Environment) -> None:
                 env=env,
                 error_name=StatesErrorName(typ=StatesErrorNameType.StatesNoChoiceMatched),
                 event_type=HistoryEventType.ExecutionFailed,
-                event_details=EventDetails(
+                event_details=_event_details(
                     executionFailedEventDetails=ExecutionFailedEventDetails(
                         error=error,
                         cause=f"No Choice Rule matched in state '{self.name}' and it has no "
@@ -1368,7 +1401,7 @@ def _inline_iteration_eval_body(self: Any, env: Environment) -> None:
         eval_input = env.stack[-1]
         items = len(getattr(eval_input, "input_items", []) or [])
         lanes = getattr(eval_input, "max_concurrency", 0) or items
-        env.stepline_map_plan = _MapPlan(
+        cast(_SteplineFrame, env).stepline_map_plan = _MapPlan(
             start=getattr(env, "stepline_skipped", 0.0), lanes=max(1, lanes)
         )
     return _original("virtual-map-plan")(self, env)
@@ -1380,7 +1413,9 @@ def _iteration_eval_job(self: Any, env: Environment, job: Any) -> None:
         return _original("virtual-map-lanes")(self, env, job)
     # Iteration i starts when iteration i - MaxConcurrency has ended (at the Map's
     # start for the first lanes), whichever worker thread happens to pick it up.
-    env.stepline_skipped = plan.ends.get(job.job_index - plan.lanes, plan.start)
+    cast(_SteplineFrame, env).stepline_skipped = plan.ends.get(
+        job.job_index - plan.lanes, plan.start
+    )
     try:
         return _original("virtual-map-lanes")(self, env, job)
     finally:
@@ -1398,7 +1433,7 @@ def _execute_lambda_function_integration(
     if isinstance(payload, bytes | bytearray):
         payload = json.loads(payload.decode("utf-8") or "null")
     function_arn = parameters["FunctionName"]
-    state = env.states.context_object.context_object_data.get("State") or {}
+    state: Mapping[str, Any] = env.states.context_object.context_object_data.get("State") or {}
     spec = TaskSpec(
         state_name=state.get("Name", ""),
         resource=function_arn,
@@ -1418,7 +1453,7 @@ def _execute_lambda_function_integration(
         return _original("legacy-lambda-dispatch")(env, parameters, region, state_credentials)
     if run.virtual_time and answer.virtual_seconds > 0:
         run.sleep(env, answer.virtual_seconds, "task")
-    failure = (answer.error, answer.cause or "") if answer.failed else None
+    failure = (answer.error, answer.cause or "") if answer.error is not None else None
     failure = failure or _lambda_function_error(answer.result)
     if failure is not None:
         run.record_outcome(answer.record, error=failure[0], cause=failure[1])
@@ -1427,7 +1462,7 @@ def _execute_lambda_function_integration(
                 env=env,
                 error_name=_error_name_for(failure[0]),
                 event_type=HistoryEventType.LambdaFunctionFailed,
-                event_details=EventDetails(
+                event_details=_event_details(
                     lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
                         error=failure[0], cause=failure[1]
                     )
@@ -1472,9 +1507,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         source_sha256="8e8fc5e91980418d",
         scope="all",
         expected_parameters=("path", "debug"),
-        relies_on=(
-            (f"{_P}.asl.utils.json_path:extract_json", "932245247973780c"),
-        ),
+        relies_on=((f"{_P}.asl.utils.json_path:extract_json", "932245247973780c"),),
         install=_replace("jsonpath-parse-cache", _cached_jsonpath_parse),
     ),
     Adaptation(
@@ -1483,7 +1516,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         kind="replace",
         why=(
             "moto hands the raw JSON token (JSON escapes included) to the intrinsic parser, so "
-            "\"\\\\'\" arrives as an escaped backslash and the string ends early: "
+            '"\\\\\'" arrives as an escaped backslash and the string ends early: '
             "States.Format('...\\\\'s3://...\\\\'') was silently truncated. The token is now "
             "JSON-decoded first."
         ),
@@ -1537,13 +1570,11 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         expected_parameters=("self", "env"),
         relies_on=(
             (
-                f"{_P}.asl.eval.variable_store:"
-                "VariableStore.get",
+                f"{_P}.asl.eval.variable_store:VariableStore.get",
                 "a3b4365db1ba199e",
             ),
             (
-                f"{_P}.asl.eval.states:"
-                "States.__init__",
+                f"{_P}.asl.eval.states:States.__init__",
                 "a862eeb562baf34c",
             ),
         ),
@@ -1650,9 +1681,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         ),
         source_sha256="eb77183cac4a4c77",
         expected_parameters=("cls", "env", "variable_store", "event_history_frame_cache"),
-        relies_on=(
-            (f"{_P}.asl.eval.environment:Environment.as_frame_of", "cf031027fa976b6f"),
-        ),
+        relies_on=((f"{_P}.asl.eval.environment:Environment.as_frame_of", "cf031027fa976b6f"),),
         install=_replace("virtual-time-frames", classmethod(_as_inner_frame_of)),
     ),
     Adaptation(
@@ -1767,8 +1796,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         expected_parameters=("self", "env"),
         relies_on=(
             (
-                f"{_P}.asl.component.state.state:"
-                "CommonStateField._eval_body",
+                f"{_P}.asl.component.state.state:CommonStateField._eval_body",
                 "035f80caae1290dc",
             ),
         ),
@@ -1787,8 +1815,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         expected_parameters=("self", "env"),
         relies_on=(
             (
-                f"{_P}.asl.eval.environment:"
-                "Environment.set_timed_out",
+                f"{_P}.asl.eval.environment:Environment.set_timed_out",
                 "853b04bf9e6a7db4",
             ),
         ),
@@ -1821,8 +1848,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         expected_parameters=("self",),
         relies_on=(
             (
-                f"{_P}.backend.execution_worker:"
-                "ExecutionWorker.__init__",
+                f"{_P}.backend.execution_worker:ExecutionWorker.__init__",
                 "104812d8266d5df3",
             ),
         ),
@@ -1846,7 +1872,12 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         ),
         source_sha256="cb430fa2e3fed3e8",
         expected_parameters=(
-            "self", "context", "event_type", "event_details", "timestamp", "update_source_event_id"
+            "self",
+            "context",
+            "event_type",
+            "event_details",
+            "timestamp",
+            "update_source_event_id",
         ),
     ),
     Adaptation(

@@ -330,7 +330,7 @@ def _layers(graph: StateGraph, back: set[int], order: list[str]) -> dict[str, in
         successors[edge.source].append(edge.target)
     layer = {name: 0 for name in graph.nodes}
     rank = {name: position for position, name in enumerate(order)}
-    ready = sorted((name for name, degree in indegree.items() if degree == 0), key=rank.get)
+    ready = sorted((name for name, degree in indegree.items() if degree == 0), key=rank.__getitem__)
     while ready:
         name = ready.pop(0)
         for target in successors[name]:
@@ -338,7 +338,7 @@ def _layers(graph: StateGraph, back: set[int], order: list[str]) -> dict[str, in
             indegree[target] -= 1
             if indegree[target] == 0:
                 ready.append(target)
-                ready.sort(key=rank.get)
+                ready.sort(key=rank.__getitem__)
     return layer
 
 
@@ -404,7 +404,7 @@ def layout_graph(graph: StateGraph) -> GraphLayout:
     priority = {name: (weight[name], -rank[name]) for name in graph.nodes}
     layer_count = max(layer.values(), default=-1) + 1
     layers: list[list[str]] = [[] for _ in range(layer_count)]
-    for name in sorted(graph.nodes, key=rank.get):
+    for name in sorted(graph.nodes, key=rank.__getitem__):
         layers[layer[name]].append(name)
 
     def gap(a: str, b: str) -> float:
@@ -587,14 +587,14 @@ def _route_edges(
             entry_y = target.y - 14
         for index in bundles[key]:
             edge = graph.edges[index]
-            source = boxes[edge.source]
+            source_box = boxes[edge.source]
             source_layer = layer[edge.source]
             track = exit_tracks.get(source_layer, 0)
             exit_tracks[source_layer] = track + 1
             exit_y = layer_bottom[source_layer] + 8 + TRACK_STEP * track
-            side_x = source.right if side == "right" else source.x
+            side_x = source_box.right if side == "right" else source_box.x
             stub_x = side_x + (SIDE_STUB if side == "right" else -SIDE_STUB)
-            mid_y = source.y + min(source.height / 2, NODE_HEIGHT / 2)
+            mid_y = source_box.y + min(source_box.height / 2, NODE_HEIGHT / 2)
             entry_x = target.center_x + (8 if side == "right" else -8)
             points = [
                 (side_x, mid_y),

@@ -285,10 +285,10 @@ def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
 def _events_in_order(
     history: Iterable[Mapping[str, Any]] | Mapping[str, Any],
 ) -> list[Mapping[str, Any]]:
-    if isinstance(history, Mapping):
-        # A raw GetExecutionHistory response: {"events": [...], "nextToken": ...}.
-        history = history.get("events", [])
-    events = list(history)
+    # A raw GetExecutionHistory response is {"events": [...], "nextToken": ...}.
+    events: list[Mapping[str, Any]] = list(
+        history.get("events", []) if isinstance(history, Mapping) else history
+    )
     # Histories fetched with reverseOrder=True come newest first; ids restore the order.
     if events and all(isinstance(event.get("id"), int) for event in events):
         events.sort(key=lambda event: event["id"])
