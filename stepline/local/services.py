@@ -96,7 +96,7 @@ class LocalServices:
     ) -> None:
         self.deployed = deployed
         # Applied on top of each function's template environment, e.g. to
-        # quieten Powertools' INFO logs and EMF metrics on a terminal.
+        # quieten Powertools' INFO logs on a terminal.
         self.environment_overrides = dict(environment_overrides or {})
         # What handlers printed (EMF metrics, print debugging), as CloudWatch would keep it.
         self.capture_stdout = capture_stdout
@@ -105,7 +105,6 @@ class LocalServices:
         self.warehouse_path = Path(warehouse_path)
         self._warehouse: Any = None
         self._athena: Any = None
-        self.log: list[str] = []
         self._routes: dict[tuple[str, str], Callable[[TaskInvocation], Any]] = {
             ("lambda", "invoke"): self._invoke_lambda,
             ("glue", "startJobRun"): self._run_glue_job,
@@ -150,7 +149,6 @@ class LocalServices:
                 raise TaskFailure(type(exc).__name__, json.dumps(cause)) from exc
             finally:
                 self.lambda_output.append(captured.getvalue())
-        self.log.append(f"lambda {spec.logical_id}: ok")
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
 
     # -- Glue -----------------------------------------------------------------
@@ -194,7 +192,6 @@ class LocalServices:
         partition = f"sale_date={arguments['run_date']}/store_id={arguments['store_id']}/"
         self.lake.push(arguments["clean_root"] + partition)
         job_run.update(JobRunState="SUCCEEDED", CompletedOn=_now())
-        self.log.append(f"glue {params['JobName']}: {partition}")
         return job_run
 
     def _write_json_object(self, uri: str, document: dict[str, Any]) -> None:
@@ -242,7 +239,6 @@ class LocalServices:
                 }
             ) from exc
         self.lake.push(job_args.curated_root + f"sale_date={job_args.run_date}/")
-        self.log.append(f"emr {step.get('Name')}: ok")
         return {"Step": {"Id": step_id, "Name": step.get("Name"), "Status": {"State": "COMPLETED"}}}
 
     # -- Redshift Data and Athena on DuckDB -------------------------------------
