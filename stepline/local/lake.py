@@ -5,12 +5,15 @@ Spark jobs against plain files. ``LocalLake`` is the bridge: every bucket is a
 folder ``<root>/<bucket>/``; before a Spark job runs, the prefixes it reads are
 copied from moto to the folder, and afterwards the prefixes it wrote are copied
 back (including deletions, so a partition overwrite on disk is an overwrite in
-S3 too). The folder persists between runs, so ``stepline replay`` sees what
-``stepline demo`` landed.
+S3 too). Files whose bytes already match (size and MD5) are not copied
+again, so syncing a prefix twice costs a listing, not a transfer. The folder
+persists between runs, so ``stepline replay`` sees what ``stepline demo``
+landed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +42,21 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key}"
 
 
+def _same_content(path: Path, obj: dict[str, Any]) -> bool:
+    """Whether a local file already holds an S3 object's bytes, so copying can be skipped.
+
+    Sizes first; then the MD5 against the ETag, which is the MD5 only for a
+    single-part upload (a multipart ETag has a ``-N`` suffix: copy to be sure).
+    """
+    if not path.is_file() or path.stat().st_size != obj["Size"]:
+        return False
+    etag = str(obj["ETag"]).strip('"')
+    if "-" in etag:
+        return False
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest() == etag
+
+
 class LocalLake:
     """Maps ``s3://bucket/key`` to ``<root>/<bucket>/key`` and mirrors moto S3."""
 
@@ -63,21 +81,28 @@ class LocalLake:
             yield from page.get("Contents", [])
 
     def pull(self, uri: str) -> None:
-        """Copy every object under an S3 prefix from moto to the folder, replacing the folder."""
+        """Make the folder under an S3 prefix equal to moto: copy changes, drop what is gone."""
         location = S3Location.parse(uri)
-        target = self.root / location.bucket / location.key
-        if location.key.endswith("/") and target.exists():
-            shutil.rmtree(target)
-        for obj in self._objects(location.bucket, location.key):
-            path = self.root / location.bucket / obj["Key"]
+        remote = {obj["Key"]: obj for obj in self._objects(location.bucket, location.key)}
+        base = self.root / location.bucket
+        target = base / location.key
+        if location.key.endswith("/") and target.is_dir():
+            for path in list(target.rglob("*")):
+                if path.is_file() and path.relative_to(base).as_posix() not in remote:
+                    path.unlink()
+        for key, obj in remote.items():
+            path = base / key
+            if _same_content(path, obj):
+                continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            body = self._s3.get_object(Bucket=location.bucket, Key=obj["Key"])["Body"]
+            body = self._s3.get_object(Bucket=location.bucket, Key=key)["Body"]
             with path.open("wb") as out:
                 shutil.copyfileobj(body, out)
 
     def push(self, uri: str) -> None:
-        """Make S3 under a prefix equal to the folder: upload what is there, delete what is gone."""
+        """Make S3 under a prefix equal to the folder: upload what changed, delete what is gone."""
         location = S3Location.parse(uri)
+        remote = {obj["Key"]: obj for obj in self._objects(location.bucket, location.key)}
         base = self.root / location.bucket
         local_keys: set[str] = set()
         start = base / location.key
@@ -86,12 +111,9 @@ class LocalLake:
             if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
                 key = path.relative_to(base).as_posix()
                 local_keys.add(key)
-                self._s3.upload_file(str(path), location.bucket, key)
-        stale = [
-            o["Key"]
-            for o in self._objects(location.bucket, location.key)
-            if o["Key"] not in local_keys
-        ]
+                if key not in remote or not _same_content(path, remote[key]):
+                    self._s3.upload_file(str(path), location.bucket, key)
+        stale = [key for key in remote if key not in local_keys]
         for start_index in range(0, len(stale), 1000):
             chunk = stale[start_index : start_index + 1000]
             self._s3.delete_objects(

@@ -60,3 +60,36 @@ def test_buckets_survive_a_session_through_the_folder(tmp_path, s3):
     assert "Contents" not in s3.list_objects_v2(Bucket="lake")
     assert LocalLake(tmp_path, s3).restore_bucket("lake") == 1
     assert s3.get_object(Bucket="lake", Key="raw/x.csv")["Body"].read() == b"x,y\n"
+
+
+class CountingS3:
+    """Passes calls through to the real client, counting the transfers."""
+
+    def __init__(self, client):
+        self._client = client
+        self.transfers = 0
+
+    def upload_file(self, *args, **kwargs):
+        self.transfers += 1
+        return self._client.upload_file(*args, **kwargs)
+
+    def get_object(self, *args, **kwargs):
+        self.transfers += 1
+        return self._client.get_object(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_unchanged_files_are_not_transferred_again(tmp_path, s3):
+    """A second pull or push of the same content only lists; a changed file is copied."""
+    counting = CountingS3(s3)
+    lake = LocalLake(tmp_path, counting)
+    s3.put_object(Bucket="lake", Key="curated/d=1/a.parquet", Body=b"aaaa")
+    lake.pull("s3://lake/curated/")
+    lake.push("s3://lake/curated/")
+    assert counting.transfers == 1  # the first download only
+    (tmp_path / "lake/curated/d=1/a.parquet").write_bytes(b"bbbb")  # same size, new bytes
+    lake.push("s3://lake/curated/")
+    assert counting.transfers == 2
+    assert s3.get_object(Bucket="lake", Key="curated/d=1/a.parquet")["Body"].read() == b"bbbb"
