@@ -20,6 +20,7 @@ and ``stepline_stage`` (default ``dev``).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,14 @@ def _load_json(source: str | Path | dict[str, Any], root: Path) -> dict[str, Any
     return dict(json.loads((path if path.is_absolute() else root / path).read_text()))
 
 
+@functools.cache
+def _deployed_definition(root: Path, stage: str) -> Any:
+    """Resolved once per test session: the template and samconfig do not change under it."""
+    from stepline.definition import load_deployed_definition
+
+    return load_deployed_definition(stage, project_root=root)
+
+
 class SteplineHarness:
     """What the ``stepline`` fixture gives a test."""
 
@@ -54,17 +63,12 @@ class SteplineHarness:
         self.root = root
         self.stage = stage
         self._mock_config_path = mock_config
-        self._deployed: Any = None
         self._mock_config: dict[str, Any] | None = None
 
     @property
     def deployed(self) -> Any:
         """The definition exactly as ``sam deploy`` would deploy it for the stage."""
-        if self._deployed is None:
-            from stepline.definition import load_deployed_definition
-
-            self._deployed = load_deployed_definition(self.stage, project_root=self.root)
-        return self._deployed
+        return _deployed_definition(self.root, self.stage)
 
     @property
     def mock_config(self) -> dict[str, Any]:
