@@ -303,28 +303,14 @@ class _GraphPainter:
                     f'<text class="name" x="{x + 12:.1f}" y="{first_y + 15 * offset:.1f}">'
                     f"{_e(line)}</text>"
                 )
-        badge_x = x + box.width - 8
+        # Badges sit on the box's top edge, right-aligned: visit count, then retries.
+        right = x + box.width - 8
         if visits > 1:
-            label = f"\u00d7{visits}"
-            width = 10 + 7 * len(label)
-            badge_x -= width
-            body.append(
-                f'<g class="badge visits"><rect x="{badge_x:.1f}" y="{y - 9:.1f}" '
-                f'width="{width:.1f}" height="18" rx="9"/>'
-                f'<text x="{badge_x + width / 2:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
-                f"{_e(label)}</text></g>"
-            )
-            badge_x -= 6
+            badge, width = _badge("visits", f"\u00d7{visits}", right, y, padding=10)
+            body.append(badge)
+            right -= width + 6
         if retries:
-            label = f"\u21bb{retries}"
-            width = 12 + 7 * len(label)
-            badge_x -= width
-            body.append(
-                f'<g class="badge retries"><rect x="{badge_x:.1f}" y="{y - 9:.1f}" '
-                f'width="{width:.1f}" height="18" rx="9"/>'
-                f'<text x="{badge_x + width / 2:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
-                f"{_e(label)}</text></g>"
-            )
+            body.append(_badge("retries", f"\u21bb{retries}", right, y, padding=12)[0])
         content = "".join(body)
         if visits:
             run_index = self.first_run[box.name]
@@ -351,6 +337,19 @@ class _GraphPainter:
             )
         x, y = cx - 4.5, cy - 4.5
         return f'<rect class="icon" x="{x:.1f}" y="{y:.1f}" width="9" height="9" rx="2"/>'
+
+
+def _badge(kind: str, label: str, right: float, y: float, *, padding: int) -> tuple[str, float]:
+    """A pill-shaped SVG badge ending at ``right`` on the line ``y``; returns it and its width."""
+    width = padding + 7 * len(label)
+    left = right - width
+    svg = (
+        f'<g class="badge {kind}"><rect x="{left:.1f}" y="{y - 9:.1f}" '
+        f'width="{width:.1f}" height="18" rx="9"/>'
+        f'<text x="{left + width / 2:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
+        f"{_e(label)}</text></g>"
+    )
+    return svg, width
 
 
 def _marker(marker_id: str, color: str, size: int) -> str:
