@@ -90,6 +90,24 @@ class HistoryBuilder:
             output=json.dumps(self.data),
         )
 
+    def _attempt(self, resource_type: str, resource_name: str, seconds: float) -> None:
+        """One try of a Task: scheduled, started, then ``seconds`` of work."""
+        self.event(
+            "TaskScheduled",
+            "taskScheduledEventDetails",
+            resourceType=resource_type,
+            resource=resource_name,
+            region="eu-west-1",
+            parameters="{}",
+        )
+        self.event(
+            "TaskStarted",
+            "taskStartedEventDetails",
+            resourceType=resource_type,
+            resource=resource_name,
+        )
+        self.tick(seconds)
+
     def task(
         self,
         name: str,
@@ -111,21 +129,7 @@ class HistoryBuilder:
             *([caught] if caught else []),
             *([uncaught] if uncaught else []),
         ]:
-            self.event(
-                "TaskScheduled",
-                "taskScheduledEventDetails",
-                resourceType=resource_type,
-                resource=resource_name,
-                region="eu-west-1",
-                parameters="{}",
-            )
-            self.event(
-                "TaskStarted",
-                "taskStartedEventDetails",
-                resourceType=resource_type,
-                resource=resource_name,
-            )
-            self.tick(seconds)
+            self._attempt(resource_type, resource_name, seconds)
             error, cause = attempt_error
             self.event(
                 "TaskFailed",
@@ -142,21 +146,7 @@ class HistoryBuilder:
                 self.exit("Task", name, {**self.data, "error": error_output})
                 return self
             self.tick(retry_wait)
-        self.event(
-            "TaskScheduled",
-            "taskScheduledEventDetails",
-            resourceType=resource_type,
-            resource=resource_name,
-            region="eu-west-1",
-            parameters="{}",
-        )
-        self.event(
-            "TaskStarted",
-            "taskStartedEventDetails",
-            resourceType=resource_type,
-            resource=resource_name,
-        )
-        self.tick(seconds)
+        self._attempt(resource_type, resource_name, seconds)
         self.event(
             "TaskSucceeded",
             "taskSucceededEventDetails",
