@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from boto3.s3.transfer import TransferConfig
+
 # Spark writes checksum side files next to every part file; S3 never sees them.
 _IGNORED_SUFFIXES = (".crc",)
 
@@ -40,6 +42,11 @@ class S3Location:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+# Uploads to in-process moto gain nothing from multipart, and a single-part
+# ETag is the MD5 that lets _same_content skip unchanged files (5 GiB: S3's PUT limit).
+_SINGLE_PART = TransferConfig(multipart_threshold=5 * 1024**3)
 
 
 def _same_content(path: Path, obj: dict[str, Any]) -> bool:
@@ -112,7 +119,7 @@ class LocalLake:
                 key = path.relative_to(base).as_posix()
                 local_keys.add(key)
                 if key not in remote or not _same_content(path, remote[key]):
-                    self._s3.upload_file(str(path), location.bucket, key)
+                    self._s3.upload_file(str(path), location.bucket, key, Config=_SINGLE_PART)
         stale = [key for key in remote if key not in local_keys]
         for start_index in range(0, len(stale), 1000):
             chunk = stale[start_index : start_index + 1000]
@@ -127,7 +134,8 @@ class LocalLake:
         if base.exists():
             for path in base.rglob("*"):
                 if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
-                    self._s3.upload_file(str(path), bucket, path.relative_to(base).as_posix())
+                    key = path.relative_to(base).as_posix()
+                    self._s3.upload_file(str(path), bucket, key, Config=_SINGLE_PART)
                     count += 1
         return count
 

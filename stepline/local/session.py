@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,14 +176,20 @@ class LocalSession:
         """Upload a local file to the raw bucket at ``key``; return its Object Created event."""
         from stepline.sample_data import object_created_event
 
-        data = Path(path).read_bytes()
-        response = self.client("s3").put_object(Bucket=self.raw_bucket, Key=key, Body=data)
+        assert self.lake is not None, "use LocalSession as a context manager"
+        uri = f"s3://{self.raw_bucket}/{key}"
+        # Streamed file to file and then to moto: a landed file may be gigabytes.
+        target = self.lake.path_for(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        self.lake.push(uri)
+        head = self.client("s3").head_object(Bucket=self.raw_bucket, Key=key)
         return object_created_event(
             bucket=self.raw_bucket,
             key=key,
-            size=len(data),
-            etag=response["ETag"].strip('"'),
-            version_id=response.get("VersionId"),
+            size=head["ContentLength"],
+            etag=head["ETag"].strip('"'),
+            version_id=head.get("VersionId"),
         )
 
     def has_object(self, event: dict[str, Any]) -> bool:
