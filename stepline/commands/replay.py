@@ -74,40 +74,40 @@ def _object_uri(event: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     event = json.loads(args.event.read_text())
     mock_config = json.loads(args.mock_config.read_text()) if args.mock_config else None
-    if (mock_config is None) != (args.test_case is None):
-        return _fail("--mock-config and --test-case go together")
-    if args.mode == "mock" and mock_config is None and not args.endpoint_url:
-        return _fail("--mode mock needs --mock-config and --test-case")
-
-    notifications: list[Any]
+    notifications: list[Any] = []
     if args.endpoint_url:
+        # The endpoint has its own mocks (Step Functions Local's SFN_MOCK_CONFIG), so
+        # --test-case alone selects one; it finds it by the state machine's name.
         from stepline.definition import load_deployed_definition
         from stepline.local.endpoint import run_via_endpoint
 
-        deployed = load_deployed_definition(args.stage)
-        # Step Functions Local finds a mock test case by the state machine's name.
+        if mock_config is not None:
+            return _fail("--mock-config is not used with --endpoint-url (the endpoint has its own)")
+        definition = load_deployed_definition(args.stage).definition
         result = run_via_endpoint(
-            deployed.definition,
+            definition,
             event,
             endpoint_url=args.endpoint_url,
             test_case=args.test_case,
             name=MOCK_STATE_MACHINE_NAME,
         )
-        definition, notifications = deployed.definition, []
+    elif (mock_config is None) != (args.test_case is None):
+        return _fail("--mock-config and --test-case go together")
     elif args.mode == "mock":
+        if mock_config is None:
+            return _fail("--mode mock needs --mock-config and --test-case")
         from stepline.definition import load_deployed_definition
         from stepline.local import run_state_machine
 
-        deployed = load_deployed_definition(args.stage)
+        definition = load_deployed_definition(args.stage).definition
         result = run_state_machine(
-            deployed.definition,
+            definition,
             event,
             mock_config=mock_config,
             test_case=args.test_case,
             state_machine_name=MOCK_STATE_MACHINE_NAME,
             virtual_time=not args.real_time,
         )
-        definition, notifications = deployed.definition, []
     else:
         from stepline.local.session import LocalSession
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,56 @@ def test_local_replay_refuses_an_event_whose_object_is_missing(capsys, tmp_path)
     code = main(["replay", EVENT, "--workdir", str(tmp_path)])
     assert code == 2
     assert "--file PATH" in capsys.readouterr().err
+
+
+def test_endpoint_mode_selects_the_endpoints_own_test_case(capsys, monkeypatch):
+    """--endpoint-url with --test-case alone runs the deployed definition, named for the mocks."""
+    import stepline.local.endpoint as endpoint
+    from stepline.local import run_state_machine
+
+    seen = {}
+
+    def fake_endpoint(definition, event, *, endpoint_url, test_case, name):
+        seen.update(url=endpoint_url, test_case=test_case, name=name, start=definition["StartAt"])
+        mocks = json.loads(Path(MOCKS).read_text())
+        return run_state_machine(
+            definition, event, mock_config=mocks, test_case=test_case, state_machine_name=name
+        )
+
+    monkeypatch.setattr(endpoint, "run_via_endpoint", fake_endpoint)
+    code = main(
+        [
+            "replay",
+            EVENT,
+            "--endpoint-url",
+            "http://localhost:8083",
+            "--test-case",
+            "HappyPath",
+            "--json",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert seen == {
+        "url": "http://localhost:8083",
+        "test_case": "HappyPath",
+        "name": "SalesPipeline",
+        "start": "Validate the sales file",
+    }
+
+
+def test_endpoint_mode_refuses_a_local_mock_config(capsys):
+    """A MockConfigFile cannot be sent to an endpoint, so passing one is a usage error."""
+    code = main(
+        [
+            "replay",
+            EVENT,
+            "--endpoint-url",
+            "http://localhost:8083",
+            "--mock-config",
+            MOCKS,
+            "--test-case",
+            "HappyPath",
+        ]
+    )
+    assert code == 2
+    assert "the endpoint has its own" in capsys.readouterr().err
