@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DEMO_DIR = Path(".stepline/demo")
+#: The demo wipes its folder on each run, but only a folder it made itself.
+DEMO_MARKER = ".stepline-demo"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def register(subparsers: Any) -> None:
         "--workdir",
         type=Path,
         default=DEFAULT_DEMO_DIR,
-        help="demo folder (wiped first): local S3, warehouse, HTML reports",
+        help="demo folder (wiped first if the demo made it): local S3, warehouse, HTML reports",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.set_defaults(handler=run)
@@ -129,8 +132,18 @@ def run(args: argparse.Namespace) -> int:
     from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
     run_date = date.fromisoformat(args.date).isoformat()
-    if args.workdir.exists():
+    marker = args.workdir / DEMO_MARKER
+    if args.workdir.exists() and any(args.workdir.iterdir()):
+        if not marker.exists():
+            print(
+                f"stepline demo: {args.workdir} is not empty and was not made by the demo; "
+                "choose another --workdir",
+                file=sys.stderr,
+            )
+            return 2
         shutil.rmtree(args.workdir)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("Made by `stepline demo`, which wipes this folder on its next run.\n")
     started = time.perf_counter()
     inputs = _write_inputs(args.workdir / "inputs", run_date, args.seed)
     print(
