@@ -32,3 +32,13 @@ def test_demo_runs_every_store_and_writes_reports(capsys, tmp_path, chromium):
     assert "Notify that the run succeeded" in dom
     assert "Notifications published" in dom
     assert "Daily report 2026-11-20" in dom
+
+
+def test_demo_refuses_to_wipe_a_folder_it_did_not_make(capsys, tmp_path):
+    """The demo clears only its own folder: a non-empty foreign --workdir is left intact."""
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    code = main(["demo", "--workdir", str(tmp_path)])
+    assert code == 2
+    assert precious.read_text() == "keep me"
+    assert "not made by the demo" in capsys.readouterr().err

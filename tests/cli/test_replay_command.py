@@ -135,13 +135,3 @@ def test_endpoint_mode_refuses_a_local_mock_config(capsys):
     )
     assert code == 2
     assert "the endpoint has its own" in capsys.readouterr().err
-
-
-def test_demo_refuses_to_wipe_a_folder_it_did_not_make(capsys, tmp_path):
-    """The demo clears only its own folder: a non-empty foreign --workdir is left intact."""
-    precious = tmp_path / "precious.txt"
-    precious.write_text("keep me")
-    code = main(["demo", "--workdir", str(tmp_path)])
-    assert code == 2
-    assert precious.read_text() == "keep me"
-    assert "not made by the demo" in capsys.readouterr().err
