@@ -1,4 +1,4 @@
-"""The sales state machine exactly as ``sam deploy`` deploys it, for one stage.
+"""The stack exactly as ``sam deploy`` deploys it, for one stage: every state machine and its names.
 
 CloudFormation never shows the definition it runs: it reads the ASL file, replaces
 every ``${Name}`` with the resolved ``DefinitionSubstitutions`` value of the
@@ -7,10 +7,11 @@ offline, from ``template.yaml`` and the stage's section of ``samconfig.toml``, s
 local runtime, the CLI and the tests run the very definition a stage gets, with the
 very names (buckets, function ARN, Glue job, topic...) the stack would create.
 
-    >>> deployed = load_deployed_definition("dev")
-    >>> deployed.definition["StartAt"]
-    'Validate the sales file'
-    >>> deployed.function_for_arn(deployed.substitutions["ValidateSalesFileFunctionArn"]).handler
+    >>> stack = load_deployed_stack("dev")
+    >>> arrival = stack.machine("SalesArrival")
+    >>> arrival.definition["StartAt"]
+    'Read the arrival'
+    >>> stack.function_for_arn(arrival.substitutions["ValidateSalesFileFunctionArn"]).handler
     'validate_sales_file.app.lambda_handler'
 
 Only the CloudFormation intrinsics the template uses are understood (``Ref``,
@@ -329,6 +330,10 @@ RESOURCE_KINDS: Mapping[str, _ResourceKind] = {
         attributes={"Arn": "arn:{partition}:kms:{region}:{account}:key/{name}", "KeyId": "{name}"},
     ),
     "AWS::KMS::Alias": _ResourceKind(("AliasName",)),
+    "AWS::DynamoDB::Table": _ResourceKind(
+        ("TableName",),
+        attributes={"Arn": "arn:{partition}:dynamodb:{region}:{account}:table/{name}"},
+    ),
     "AWS::Glue::Job": _NAMED,
     "AWS::Glue::SecurityConfiguration": _NAMED,
     "AWS::Glue::Database": _ResourceKind(("DatabaseInput", "Name")),
@@ -660,23 +665,50 @@ class GlueJobSpec:
 
 
 @dataclass(frozen=True)
-class DeployedDefinition:
-    """The state machine of one stage, with the names of everything it calls."""
+class DeployedMachine:
+    """One state machine of the stack: its identity, type and definition as deployed."""
+
+    logical_id: str
+    name: str
+    arn: str
+    type: str  # STANDARD or EXPRESS
+    definition: dict[str, Any]
+    substitutions: dict[str, str]
+    definition_uri: str
+
+    @property
+    def mock_name(self) -> str:
+        """Its key under ``MockConfigFile.StateMachines``: the logical id without ``StateMachine``."""
+        return self.logical_id.removesuffix("StateMachine") or self.logical_id
+
+    @property
+    def express(self) -> bool:
+        return self.type == "EXPRESS"
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    """One stage's stack as ``sam deploy`` would create it: machines, functions, jobs, names."""
 
     stage: str
     stack_name: str
     account_id: str
     region: str
     project_root: Path
-    state_machine_logical_id: str
-    state_machine_name: str
-    state_machine_arn: str
-    definition: dict[str, Any]
-    substitutions: dict[str, str]
+    machines: dict[str, DeployedMachine]
     parameters: dict[str, str]
     resources: dict[str, str]
+    outputs: dict[str, str]
     functions: dict[str, FunctionSpec]
     glue_jobs: dict[str, GlueJobSpec]
+
+    def machine(self, name: str) -> DeployedMachine:
+        """A machine by logical id, mock name, physical name or ARN."""
+        for machine in self.machines.values():
+            if name in (machine.logical_id, machine.mock_name, machine.name, machine.arn):
+                return machine
+        known = ", ".join(machine.mock_name for machine in self.machines.values())
+        raise UnknownResourceError(f"stage {self.stage} deploys no state machine {name}; it has {known}")
 
     def function_for_arn(self, arn: str) -> FunctionSpec:
         """The function a ``lambda:invoke`` FunctionName names (ARN, qualified ARN or name)."""
@@ -703,18 +735,18 @@ _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 _STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine",)
 
 
-def load_deployed_definition(
+def load_deployed_stack(
     stage: str = "dev",
     *,
     project_root: Path | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
     region: str = DEFAULT_REGION,
-) -> DeployedDefinition:
-    """The state machine of ``stage`` as ``sam deploy --config-env <stage>`` deploys it.
+) -> DeployedStack:
+    """The stack of ``stage`` as ``sam deploy --config-env <stage>`` deploys it.
 
-    Reads ``template.yaml``, ``samconfig.toml`` and the ASL under ``project_root``
-    (default: this checkout). Raises :class:`DefinitionError` for anything CloudFormation
-    would reject, or that this resolver cannot reproduce.
+    Reads ``template.yaml``, ``samconfig.toml`` and every ASL file under
+    ``project_root`` (default: this checkout). Raises :class:`DefinitionError` for
+    anything CloudFormation would reject, or that this resolver cannot reproduce.
     """
     root = (project_root or PROJECT_ROOT).resolve()
     template = load_template(root / TEMPLATE_FILE)
@@ -728,49 +760,30 @@ def load_deployed_definition(
         region=region,
         project_root=root,
     )
-
-    machine_ids = [
-        logical_id
-        for logical_id, resource in resolver.resources.items()
-        if resource.get("Type") in _STATE_MACHINE_TYPES
-    ]
-    if len(machine_ids) != 1:
-        raise DefinitionError(
-            f"template.yaml must declare exactly one AWS::Serverless::StateMachine, "
-            f"found {machine_ids or 'none'}"
-        )
-    machine_id = machine_ids[0]
-    properties = resolver.resources[machine_id].get("Properties", {})
-    substitutions = {
-        name: _override_value(value)
-        for name, value in resolver.resolve(properties.get("DefinitionSubstitutions", {})).items()
-    }
-    definition_text = _definition_text(properties, root)
-    resolved_text = resolve_definition_text(definition_text, substitutions)
-    try:
-        definition = json.loads(resolved_text)
-    except json.JSONDecodeError as error:
-        raise DefinitionError(
-            f"the definition is not valid JSON once substituted (a substitution value "
-            f"with a quote or backslash?): {error}"
-        ) from error
-
     deployed_ids = [
         logical_id for logical_id in resolver.resources if resolver.is_deployed(logical_id)
     ]
-    return DeployedDefinition(
+    machines = {
+        logical_id: _machine(resolver, logical_id, root)
+        for logical_id in deployed_ids
+        if resolver.resources[logical_id].get("Type") in _STATE_MACHINE_TYPES
+    }
+    if not machines:
+        raise DefinitionError("template.yaml declares no AWS::Serverless::StateMachine")
+    return DeployedStack(
         stage=stage,
         stack_name=stage_config.stack_name,
         account_id=account_id,
         region=region,
         project_root=root,
-        state_machine_logical_id=machine_id,
-        state_machine_name=resolver.physical_name(machine_id),
-        state_machine_arn=str(resolver.ref(machine_id)),
-        definition=definition,
-        substitutions=substitutions,
+        machines=machines,
         parameters=parameters,
         resources={logical_id: resolver.identifier(logical_id) for logical_id in deployed_ids},
+        outputs={
+            name: _override_value(resolver.resolve(output.get("Value")))
+            for name, output in template.get("Outputs", {}).items()
+            if output.get("Condition") is None or resolver.condition(output["Condition"])
+        },
         functions={
             logical_id: _function_spec(resolver, logical_id, root)
             for logical_id in deployed_ids
@@ -781,6 +794,32 @@ def load_deployed_definition(
             for logical_id in deployed_ids
             if resolver.resources[logical_id]["Type"] == "AWS::Glue::Job"
         },
+    )
+
+
+def _machine(resolver: TemplateResolver, logical_id: str, root: Path) -> DeployedMachine:
+    properties = resolver.resources[logical_id].get("Properties", {})
+    substitutions = {
+        name: _override_value(value)
+        for name, value in resolver.resolve(properties.get("DefinitionSubstitutions", {})).items()
+    }
+    definition_text = _definition_text(properties, root)
+    resolved_text = resolve_definition_text(definition_text, substitutions)
+    try:
+        definition = json.loads(resolved_text)
+    except json.JSONDecodeError as error:
+        raise DefinitionError(
+            f"the definition of {logical_id} is not valid JSON once substituted (a "
+            f"substitution value with a quote or backslash?): {error}"
+        ) from error
+    return DeployedMachine(
+        logical_id=logical_id,
+        name=resolver.physical_name(logical_id),
+        arn=str(resolver.ref(logical_id)),
+        type=str(resolver.resolve(properties.get("Type", "STANDARD"))),
+        definition=definition,
+        substitutions=substitutions,
+        definition_uri=str(properties.get("DefinitionUri", "")),
     )
 
 

@@ -8,11 +8,14 @@ The contract is described for data engineers in ``docs/data-contract.md``.
 """
 
 from .layout import (
+    ADHOC_RUN,
     RAW_KEY_PATTERN_TEXT,
+    RUN_ID_PATTERN,
     SALES_PREFIX,
     STORE_ID_PATTERN,
     RawKeyError,
     RawSalesKey,
+    checked_run_id,
     is_sales_key,
     parse_raw_key,
     raw_key,
@@ -29,11 +32,13 @@ from .validation import (
 )
 
 __all__ = [
+    "ADHOC_RUN",
     "COLUMNS",
     "DEFAULT_MAX_REJECT_RATIO",
     "MAX_ORDER_ID_CHARS",
     "MAX_TEXT_CHARS",
     "RAW_KEY_PATTERN_TEXT",
+    "RUN_ID_PATTERN",
     "REJECTS_COLUMNS",
     "SALES_PREFIX",
     "STORE_ID_PATTERN",
@@ -43,6 +48,7 @@ __all__ = [
     "RowChecker",
     "ValidationReport",
     "check_header",
+    "checked_run_id",
     "is_sales_key",
     "parse_raw_key",
     "raw_key",

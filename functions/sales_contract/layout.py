@@ -4,15 +4,18 @@ Stores drop files in the raw bucket under::
 
     sales/date=YYYY-MM-DD/store=<store_id>/<name>.csv      (or .csv.gz)
 
-and the validation step writes, in the data-lake bucket::
+and the validation step of arrival run ``R`` writes, in the data-lake bucket::
 
-    validated/sales/date=D/store=S/<name>.csv.gz            good rows (gzip CSV)
-    quarantine/sales/date=D/store=S/<name>.rejects.csv      rejected rows, when there are some
-    quarantine/sales/date=D/store=S/<name>.rejection.json   why a whole file was rejected
-    quarantine/unmatched_keys/<url-quoted key>.rejection.json   keys that break the pattern
+    validated/sales/date=D/store=S/run=R/<name>.csv.gz            good rows (gzip CSV)
+    quarantine/sales/date=D/store=S/run=R/<name>.rejects.csv      rejected rows, when there are some
+    quarantine/sales/date=D/store=S/run=R/<name>.rejection.json   why a whole file was rejected
+    quarantine/unmatched_keys/run=R/<url-quoted key>.rejection.json   keys that break the pattern
 
-Every output key is a pure function of the raw key, so a rerun or a duplicate
-EventBridge delivery overwrites the same objects instead of adding new ones.
+``R`` is the arrival's execution name, which the starter derives from the object
+(key and version), so a retry or a redelivery of the same object version
+overwrites the same objects, while a new version (or a concurrent arrival of the
+same store-day) writes beside them and never under another run's feet. Which
+run is a store-day's data is recorded in the run ledger, not in these keys.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ _RAW_KEY_RE = re.compile(
     r"/(?P<name>[^/]+?)(?P<ext>\.csv|\.csv\.gz)"
 )
 _STORE_ID_RE = re.compile(STORE_ID_PATTERN)
+
+#: Run ids are Step Functions execution names; only these characters are allowed.
+RUN_ID_PATTERN = r"[A-Za-z0-9_-]{1,80}"
+_RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+#: The run id of a validation nobody started as an arrival (tests, ad hoc invocations).
+ADHOC_RUN = "adhoc"
 
 VALIDATED_ROOT = "validated/sales/"
 QUARANTINE_ROOT = "quarantine/sales/"
@@ -70,22 +79,25 @@ class RawSalesKey:
     def partition(self) -> str:
         return f"date={self.run_date_text}/store={self.store_id}/"
 
-    @property
-    def validated_prefix_key(self) -> str:
-        """Folder holding every validated file of this store-day (what the Glue job reads)."""
-        return VALIDATED_ROOT + self.partition
+    def validated_prefix_key(self, run: str) -> str:
+        """Folder of run ``run``'s validated file (what that run's Glue clean job reads)."""
+        return f"{VALIDATED_ROOT}{self.partition}run={checked_run_id(run)}/"
 
-    @property
-    def validated_key(self) -> str:
-        return f"{self.validated_prefix_key}{self.name}.csv.gz"
+    def validated_key(self, run: str) -> str:
+        return f"{self.validated_prefix_key(run)}{self.name}.csv.gz"
 
-    @property
-    def rejects_key(self) -> str:
-        return f"{QUARANTINE_ROOT}{self.partition}{self.name}.rejects.csv"
+    def rejects_key(self, run: str) -> str:
+        return f"{QUARANTINE_ROOT}{self.partition}run={checked_run_id(run)}/{self.name}.rejects.csv"
 
-    @property
-    def rejection_key(self) -> str:
-        return f"{QUARANTINE_ROOT}{self.partition}{self.name}.rejection.json"
+    def rejection_key(self, run: str) -> str:
+        return f"{QUARANTINE_ROOT}{self.partition}run={checked_run_id(run)}/{self.name}.rejection.json"
+
+
+def checked_run_id(run: str) -> str:
+    """``run`` if it is a valid run id (it becomes a path segment), else ValueError."""
+    if not _RUN_ID_RE.fullmatch(run):
+        raise ValueError(f"run id {run!r} does not match {RUN_ID_PATTERN}")
+    return run
 
 
 def is_sales_key(key: str) -> bool:
@@ -133,9 +145,9 @@ def raw_key(
     return f"{SALES_PREFIX}date={run_date.isoformat()}/store={store_id}/{name}{extension}"
 
 
-def unmatched_key_rejection_key(key: str) -> str:
-    """Where the rejection record of a key that breaks the pattern goes."""
-    return f"{UNMATCHED_KEYS_ROOT}{quote(key, safe='')}.rejection.json"
+def unmatched_key_rejection_key(key: str, run: str) -> str:
+    """Where run ``run``'s rejection record of a key that breaks the pattern goes."""
+    return f"{UNMATCHED_KEYS_ROOT}run={checked_run_id(run)}/{quote(key, safe='')}.rejection.json"
 
 
 def s3_uri(bucket: str, key: str) -> str:

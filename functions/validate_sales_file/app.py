@@ -1,8 +1,10 @@
 """Lambda entry point of "Validate the sales file" (``validate_sales_file.app.lambda_handler``).
 
-Receives the EventBridge S3 "Object Created" event exactly as delivered (the
-state machine passes ``$`` whole) and returns the :class:`ValidationResult`
-fields the state machine reads. The work is in :mod:`validate_sales_file.service`.
+Receives ``{"event": <the EventBridge S3 "Object Created" event, exactly as
+delivered>, "run": <the arrival execution's name>}`` (see
+:class:`~validate_sales_file.models.ValidationRequest`) and returns the
+:class:`ValidationResult` fields the state machine reads. The work is in
+:mod:`validate_sales_file.service`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .models import ValidationResult
+from .models import ValidationRequest, ValidationResult
 from .service import S3Client, validate_event
 from .settings import get_settings
 
@@ -37,12 +39,17 @@ def get_s3_client() -> S3Client:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = validate_event(event, settings=get_settings(), s3=get_s3_client())
+    request = ValidationRequest.from_payload(event)
+    result = validate_event(
+        request.event, settings=get_settings(), s3=get_s3_client(), run=request.run
+    )
     record_metrics(result)
     return result.model_dump(mode="json")
 
 
 def record_metrics(result: ValidationResult) -> None:
+    # Stages share one metric namespace; the stage dimension keeps their alarms apart.
+    metrics.add_dimension(name="stage", value=os.environ.get("STEPLINE_STAGE", "unknown"))
     metrics.add_metric(name="Rows", unit=MetricUnit.Count, value=result.rows)
     metrics.add_metric(name="RejectedRows", unit=MetricUnit.Count, value=result.rejected_rows)
     files_rejected = 0 if result.accepted else 1

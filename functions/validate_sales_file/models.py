@@ -8,8 +8,10 @@ carries at most 256 KiB.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-from sales_contract import Problem
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sales_contract import ADHOC_RUN, RUN_ID_PATTERN, Problem
 
 #: How many reasons the Lambda returns (the rejects file holds them all).
 MAX_RETURNED_REASONS = 20
@@ -55,3 +57,24 @@ class SourceObject(BaseModel):
     version_id: str | None
     etag: str | None
     size: int | None
+
+
+class ValidationRequest(BaseModel):
+    """What the Lambda is invoked with.
+
+    The arrival state machine sends ``{"event": <the S3 Object Created event>,
+    "run": <its execution name>}``; the run id scopes every output key. A bare
+    EventBridge event (``sam local invoke -e events/...json``, a hand-made test)
+    is accepted too and validated as run ``adhoc``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event: dict[str, Any]
+    run: str = Field(default=ADHOC_RUN, pattern=f"^{RUN_ID_PATTERN}$")
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ValidationRequest:
+        if "detail" in payload and "event" not in payload:
+            return cls(event=payload)
+        return cls.model_validate(payload)

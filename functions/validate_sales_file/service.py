@@ -3,12 +3,11 @@
 This is everything the Lambda does, as a plain function taking its S3 client
 and settings, so tests (moto) and the local runtime call it directly.
 
-Outputs go to deterministic keys derived from the raw key (see
-:mod:`sales_contract.layout`), and every run also removes the outputs an
-earlier run of the same raw key left behind and this run would not write (a
-stale validated copy of a now-rejected file, a stale rejects file, a stale
-rejection record). So reruns and duplicate EventBridge deliveries always leave
-the lake reflecting the latest validation. The raw object is only ever read.
+Outputs go to deterministic keys derived from the raw key and the arrival's
+run id (see :mod:`sales_contract.layout`): a retry of the same run overwrites
+its own objects, and also removes what an earlier attempt of that run left and
+this one would not write (a stale validated copy, rejects file or rejection
+record). Other runs' outputs are never touched. The raw object is only ever read.
 """
 
 from __future__ import annotations
@@ -23,11 +22,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from sales_contract import (
+    ADHOC_RUN,
     RAW_KEY_PATTERN_TEXT,
     SALES_PREFIX,
     RawKeyError,
     RawSalesKey,
     ValidationReport,
+    checked_run_id,
     is_sales_key,
     parse_raw_key,
     s3_uri,
@@ -49,21 +50,30 @@ SPOOL_MAX_BYTES = 8 * 1024 * 1024
 
 
 def validate_event(
-    event: dict[str, Any], *, settings: ValidatorSettings, s3: S3Client
+    event: dict[str, Any],
+    *,
+    settings: ValidatorSettings,
+    s3: S3Client,
+    run: str = ADHOC_RUN,
 ) -> ValidationResult:
-    """Validate the object named by an EventBridge S3 "Object Created" event."""
+    """Validate the object named by an EventBridge S3 "Object Created" event, as run ``run``."""
     arrival = parse(event=event, model=S3EventNotificationEventBridgeModel)
-    return validate_arrival(arrival, settings=settings, s3=s3)
+    return validate_arrival(arrival, settings=settings, s3=s3, run=run)
 
 
 def validate_arrival(
-    arrival: S3EventNotificationEventBridgeModel, *, settings: ValidatorSettings, s3: S3Client
+    arrival: S3EventNotificationEventBridgeModel,
+    *,
+    settings: ValidatorSettings,
+    s3: S3Client,
+    run: str,
 ) -> ValidationResult:
     """Validate one arrival; a contract breach is a normal ``accepted=False`` result.
 
-    Only real faults (S3 errors) raise, so the state machine's Retry/Catch
-    handles them.
+    ``run`` (the arrival execution's name) scopes every output key. Only real
+    faults (S3 errors) raise, so the state machine's Retry/Catch handles them.
     """
+    checked_run_id(run)
     detail = arrival.detail
     # S3 URL-encodes keys in its event notifications ("a b.csv" -> "a+b.csv").
     key = unquote_plus(detail.object.key)
@@ -90,7 +100,7 @@ def validate_arrival(
     except RawKeyError as error:
         reason = str(error)
         _put_rejection_record(
-            s3, settings.data_lake_bucket, unmatched_key_rejection_key(key), source, None, reason
+            s3, settings.data_lake_bucket, unmatched_key_rejection_key(key, run), source, None, reason
         )
         return _rejected_result(source_uri, None, reason)
 
@@ -128,13 +138,16 @@ def validate_arrival(
             )
         finally:
             body.close()
-        return _publish(s3, settings.data_lake_bucket, raw_key, source, report, good_rows, rejects)
+        return _publish(
+            s3, settings.data_lake_bucket, raw_key, run, source, report, good_rows, rejects
+        )
 
 
 def _publish(
     s3: S3Client,
     lake: str,
     raw_key: RawSalesKey,
+    run: str,
     source: SourceObject,
     report: ValidationReport,
     good_rows: IO[bytes],
@@ -143,22 +156,22 @@ def _publish(
     lineage = _lineage_metadata(source)
     rejects_uri = None
     if report.rejected_rows:
-        _upload(s3, rejects, lake, raw_key.rejects_key, "text/csv; charset=utf-8", lineage)
-        rejects_uri = s3_uri(lake, raw_key.rejects_key)
+        _upload(s3, rejects, lake, raw_key.rejects_key(run), "text/csv; charset=utf-8", lineage)
+        rejects_uri = s3_uri(lake, raw_key.rejects_key(run))
     else:
-        s3.delete_object(Bucket=lake, Key=raw_key.rejects_key)
+        s3.delete_object(Bucket=lake, Key=raw_key.rejects_key(run))
 
     if report.accepted:
-        _upload(s3, good_rows, lake, raw_key.validated_key, "application/gzip", lineage)
-        s3.delete_object(Bucket=lake, Key=raw_key.rejection_key)
-        validated_prefix: str | None = s3_uri(lake, raw_key.validated_prefix_key)
+        _upload(s3, good_rows, lake, raw_key.validated_key(run), "application/gzip", lineage)
+        s3.delete_object(Bucket=lake, Key=raw_key.rejection_key(run))
+        validated_prefix: str | None = s3_uri(lake, raw_key.validated_prefix_key(run))
     else:
-        # Stale good rows of an earlier, accepted version must not be cleaned.
-        s3.delete_object(Bucket=lake, Key=raw_key.validated_key)
+        # Good rows an earlier attempt of this run wrote must not be cleaned.
+        s3.delete_object(Bucket=lake, Key=raw_key.validated_key(run))
         _put_rejection_record(
             s3,
             lake,
-            raw_key.rejection_key,
+            raw_key.rejection_key(run),
             source,
             raw_key,
             report.rejection_reason or "",
@@ -175,6 +188,7 @@ def _publish(
             "rows": report.rows,
             "rejected_rows": report.rejected_rows,
             "rejection_reason": report.rejection_reason,
+            "run": run,
         },
     )
     return ValidationResult(
