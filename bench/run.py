@@ -34,21 +34,25 @@ TARGETS = {"mock_execution_median_s": 0.15, "mock_suite_s": 10.0}
 
 
 def bench_mock_execution(runs: int) -> dict[str, float]:
-    from stepline.definition import load_deployed_definition
+    from stepline.definition import load_deployed_stack
     from stepline.local import run_state_machine
+    from stepline.local.session import arrival_for_event
 
-    deployed = load_deployed_definition("dev", project_root=ROOT)
+    stack = load_deployed_stack("dev", project_root=ROOT)
+    arrival = stack.machine("SalesArrival")
     config = json.loads((ROOT / "tests/mocks/sales_pipeline.mock.json").read_text())
     event = json.loads((ROOT / "events/object_created_store_001.json").read_text())
+    _, arrival_input = arrival_for_event(stack, event)
 
     def once() -> float:
         start = time.perf_counter()
         result = run_state_machine(
-            deployed.definition,
-            event,
+            arrival.definition,
+            arrival_input,
             mock_config=config,
             test_case="HappyPath",
-            state_machine_name="SalesPipeline",
+            state_machine_name=arrival.mock_name,
+            state_machine_arn=arrival.arn,
         )
         elapsed = time.perf_counter() - start
         assert result.status == "SUCCEEDED", (result.error, result.cause)

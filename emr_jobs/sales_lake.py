@@ -10,12 +10,12 @@ data contract, ``functions/sales_contract``, which the Lambda ships with.)
 
 The data-lake bucket holds::
 
-    clean/sales/sale_date=D/store_id=S/run=R/part-*.parquet   one arrival's cleaned rows
-    clean/_metrics/date=D/store=S/run=R.json                  that arrival's clean counts
-    curated/daily_sales/sale_date=D/part-*.parquet            the published day (per store, category)
-    curated/_manifests/date=D/<publish>.json                  the store-days a publish read
-    curated/_summaries/date=D/<publish>.json                  per-store and day totals it wrote
-    reports/daily_sales/date=D/<query-id>.csv                 the Athena report of the day
+    clean/sales/sale_date=D/store_id=S/run=R/part-*.parquet  one arrival's cleaned rows
+    clean/_metrics/date=D/store=S/run=R.json                 that arrival's clean counts
+    curated/daily_sales/sale_date=D/part-*.parquet           the published day
+    curated/_manifests/date=D/<publish>.json                 the store-days a publish read
+    curated/_summaries/date=D/<publish>.json                 per-store and day totals it wrote
+    reports/daily_sales/date=D/<query-id>.csv                the Athena report of the day
 
 ``R`` is the arrival's execution name (a *generation*): each arrival writes
 only under its own run, so two arrivals of one store-day never overwrite each

@@ -3,6 +3,11 @@
 Each sub-command lives in its own module under :mod:`stepline.commands` and
 exposes ``register(subparsers)``; this module only wires them together, so
 adding a command never touches another command's code.
+
+Exit status, for every command: 0 success; 1 the command ran and the outcome
+was not success (a rejected file, a failed execution); 2 a usage or
+environment problem, reported as one line on stderr saying what is wrong and
+what to do (the traceback only with ``--debug``).
 """
 
 from __future__ import annotations
@@ -15,10 +20,17 @@ from collections.abc import Sequence
 # Order is the order shown by ``stepline --help``.
 COMMAND_MODULES = (
     "stepline.commands.demo",
+    "stepline.commands.land",
     "stepline.commands.replay",
     "stepline.commands.validate",
     "stepline.commands.generate",
 )
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A wrong argument or an environment a command cannot work in: exit 2, one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,17 +38,45 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stepline",
         description="Stepline: the daily sales pipeline on AWS Step Functions, runnable locally.",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
+def _environment_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "fix the input or the environment", not "Stepline is broken"."""
+    from stepline.definition import DefinitionError
+    from stepline.local.session import LocalEnvironmentBusy
+
+    return (UsageError, LocalEnvironmentBusy, DefinitionError, FileNotFoundError, PermissionError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Each sub-parser sets ``handler`` with set_defaults(handler=...).
-    return int(args.handler(args) or 0)
+    try:
+        # Each sub-parser sets ``handler`` with set_defaults(handler=...).
+        return int(args.handler(args) or 0)
+    except _environment_errors() as problem:
+        if args.debug:
+            raise
+        print(f"stepline {args.command}: {_one_line(problem)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"stepline {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(problem: BaseException) -> str:
+    if isinstance(problem, FileNotFoundError) and problem.filename:
+        return f"{problem.filename}: no such file; check the path"
+    if isinstance(problem, PermissionError) and problem.filename:
+        return f"{problem.filename}: permission denied"
+    return " ".join(str(problem).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

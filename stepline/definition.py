@@ -678,12 +678,34 @@ class DeployedMachine:
 
     @property
     def mock_name(self) -> str:
-        """Its key under ``MockConfigFile.StateMachines``: the logical id without ``StateMachine``."""
+        """Its key under ``MockConfigFile.StateMachines``: the logical id minus ``StateMachine``."""
         return self.logical_id.removesuffix("StateMachine") or self.logical_id
 
     @property
     def express(self) -> bool:
         return self.type == "EXPRESS"
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    """One target of an EventBridge rule (the local bus starts state machine targets)."""
+
+    id: str
+    arn: str
+    input: str | None = None
+    input_path: str | None = None
+    transforms_input: bool = False
+
+
+@dataclass(frozen=True)
+class DeployedRule:
+    """An ``AWS::Events::Rule`` of the stack: its resolved pattern and targets."""
+
+    logical_id: str
+    name: str
+    pattern: dict[str, Any]
+    targets: tuple[RuleTarget, ...]
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -701,6 +723,7 @@ class DeployedStack:
     outputs: dict[str, str]
     functions: dict[str, FunctionSpec]
     glue_jobs: dict[str, GlueJobSpec]
+    rules: dict[str, DeployedRule] = field(default_factory=dict)
 
     def machine(self, name: str) -> DeployedMachine:
         """A machine by logical id, mock name, physical name or ARN."""
@@ -708,7 +731,9 @@ class DeployedStack:
             if name in (machine.logical_id, machine.mock_name, machine.name, machine.arn):
                 return machine
         known = ", ".join(machine.mock_name for machine in self.machines.values())
-        raise UnknownResourceError(f"stage {self.stage} deploys no state machine {name}; it has {known}")
+        raise UnknownResourceError(
+            f"stage {self.stage} deploys no state machine {name}; it has {known}"
+        )
 
     def function_for_arn(self, arn: str) -> FunctionSpec:
         """The function a ``lambda:invoke`` FunctionName names (ARN, qualified ARN or name)."""
@@ -794,6 +819,31 @@ def load_deployed_stack(
             for logical_id in deployed_ids
             if resolver.resources[logical_id]["Type"] == "AWS::Glue::Job"
         },
+        rules={
+            logical_id: _rule(resolver, logical_id)
+            for logical_id in deployed_ids
+            if resolver.resources[logical_id]["Type"] == "AWS::Events::Rule"
+        },
+    )
+
+
+def _rule(resolver: TemplateResolver, logical_id: str) -> DeployedRule:
+    properties = resolver.resolve(resolver.resources[logical_id].get("Properties", {}))
+    return DeployedRule(
+        logical_id=logical_id,
+        name=resolver.physical_name(logical_id),
+        pattern=dict(properties.get("EventPattern") or {}),
+        targets=tuple(
+            RuleTarget(
+                id=str(target.get("Id")),
+                arn=str(target.get("Arn")),
+                input=target.get("Input"),
+                input_path=target.get("InputPath"),
+                transforms_input="InputTransformer" in target,
+            )
+            for target in properties.get("Targets", [])
+        ),
+        enabled=properties.get("State", "ENABLED") == "ENABLED",
     )
 
 

@@ -7,11 +7,13 @@ Stepline installed gets these fixtures::
         run = stepline.mock_run("GlueThrottledThenSucceeds", "events/object_created_store_001.json")
         run.assert_status("SUCCEEDED")
         assert run.retries("Clean the sales file") == 1
-        assert run.sent_notifications[-1].message["outcome"] == "SUCCEEDED"
+        assert run.sent_notifications[-1].message["outcome"] == "ACCEPTED"
 
     def test_the_whole_day_locally(stepline, tmp_path):
         with stepline.local_session(workdir=tmp_path) as session:
-            run = session.replay(session.land_file(csv_path, key))
+            session.deliver(session.land_file(csv_path, key))
+            session.wait()
+            assert session.store_day("2026-11-20", "s1")["status"] == "SUCCEEDED"
 
 Settings (``pytest.ini`` / ``[tool.pytest.ini_options]``): ``stepline_mock_config``
 (path of the MockConfigFile, default ``tests/mocks/sales_pipeline.mock.json``)
@@ -49,11 +51,11 @@ def _load_json(source: str | Path | dict[str, Any], root: Path) -> dict[str, Any
 
 
 @functools.cache
-def _deployed_definition(root: Path, stage: str) -> Any:
+def _deployed_stack(root: Path, stage: str) -> Any:
     """Resolved once per test session: the template and samconfig do not change under it."""
-    from stepline.definition import load_deployed_definition
+    from stepline.definition import load_deployed_stack
 
-    return load_deployed_definition(stage, project_root=root)
+    return load_deployed_stack(stage, project_root=root)
 
 
 class SteplineHarness:
@@ -67,8 +69,8 @@ class SteplineHarness:
 
     @property
     def deployed(self) -> Any:
-        """The definition exactly as ``sam deploy`` would deploy it for the stage."""
-        return _deployed_definition(self.root, self.stage)
+        """The stack exactly as ``sam deploy`` would deploy it for the stage."""
+        return _deployed_stack(self.root, self.stage)
 
     @property
     def mock_config(self) -> dict[str, Any]:
@@ -79,22 +81,34 @@ class SteplineHarness:
     def mock_run(
         self,
         test_case: str,
-        event: str | Path | dict[str, Any],
+        input: str | Path | dict[str, Any],
         *,
+        machine: str | None = None,
         mock_config: str | Path | dict[str, Any] | None = None,
-        state_machine_name: str = "SalesPipeline",
         **options: Any,
     ) -> ExecutionView:
-        """Run the deployed definition with every Task answered by a mock test case."""
+        """Run one deployed machine with every Task answered by a mock test case.
+
+        ``machine`` is the machine's mock name (its key under
+        ``MockConfigFile.StateMachines``); by default the one machine whose
+        entry has ``test_case``. An S3 Object Created event given to the
+        arrival machine becomes the arrival input its starter would give it.
+        """
         from stepline.local import run_state_machine
+        from stepline.local.session import ARRIVAL_MACHINE, arrival_for_event
 
         config = self.mock_config if mock_config is None else _load_json(mock_config, self.root)
+        deployed = self.deployed.machine(machine or _machine_with_case(config, test_case))
+        payload = _load_json(input, self.root)
+        if deployed.mock_name == ARRIVAL_MACHINE and "detail" in payload:
+            payload = arrival_for_event(self.deployed, payload)[1]
         result = run_state_machine(
-            self.deployed.definition,
-            _load_json(event, self.root),
+            deployed.definition,
+            payload,
             mock_config=config,
             test_case=test_case,
-            state_machine_name=state_machine_name,
+            state_machine_name=deployed.mock_name,
+            state_machine_arn=deployed.arn,
             **options,
         )
         return ExecutionView(result)
@@ -105,6 +119,20 @@ class SteplineHarness:
 
         options.setdefault("stage", self.stage)
         return LocalSession(**options)
+
+
+def _machine_with_case(config: dict[str, Any], test_case: str) -> str:
+    owners = [
+        name
+        for name, machine in config.get("StateMachines", {}).items()
+        if test_case in machine.get("TestCases", {})
+    ]
+    if len(owners) != 1:
+        raise ValueError(
+            f"test case {test_case!r} is defined for {owners or 'no state machine'}; "
+            "say which with machine="
+        )
+    return owners[0]
 
 
 @pytest.fixture

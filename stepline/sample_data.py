@@ -291,7 +291,7 @@ def object_created_event(
     """The EventBridge event S3 sends when ``key`` is created in ``bucket``.
 
     The key is URL-encoded the way S3 encodes keys in event notifications
-    (spaces become ``+``); ``/`` and ``=`` are kept readable. The event id and
+    (spaces become ``+``, ``=`` becomes ``%3D``); ``/`` is kept. The event id and
     request id are derived from the object, so replaying the same upload gives
     the same event, as a duplicate EventBridge delivery would.
     """
@@ -299,7 +299,7 @@ def object_created_event(
     identity = f"s3://{bucket}/{key}#{etag}#{version_id}"
     digest = hashlib.sha256(identity.encode()).hexdigest().upper()
     detail_object: dict[str, Any] = {
-        "key": quote_plus(key, safe="/="),
+        "key": quote_plus(key, safe="/"),
         "size": size,
         "etag": etag.strip('"'),
     }

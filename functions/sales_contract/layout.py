@@ -90,7 +90,9 @@ class RawSalesKey:
         return f"{QUARANTINE_ROOT}{self.partition}run={checked_run_id(run)}/{self.name}.rejects.csv"
 
     def rejection_key(self, run: str) -> str:
-        return f"{QUARANTINE_ROOT}{self.partition}run={checked_run_id(run)}/{self.name}.rejection.json"
+        return (
+            f"{QUARANTINE_ROOT}{self.partition}run={checked_run_id(run)}/{self.name}.rejection.json"
+        )
 
 
 def checked_run_id(run: str) -> str:

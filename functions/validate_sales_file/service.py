@@ -100,7 +100,12 @@ def validate_arrival(
     except RawKeyError as error:
         reason = str(error)
         _put_rejection_record(
-            s3, settings.data_lake_bucket, unmatched_key_rejection_key(key, run), source, None, reason
+            s3,
+            settings.data_lake_bucket,
+            unmatched_key_rejection_key(key, run),
+            source,
+            None,
+            reason,
         )
         return _rejected_result(source_uri, None, reason)
 

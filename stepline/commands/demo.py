@@ -1,11 +1,15 @@
 """``stepline demo``: the whole daily sales pipeline, end to end, on this machine.
 
 Generates a day of sales files for several stores (one with duplicates, one
-with a few bad rows, one that breaks the contract), lands them in the local
-raw bucket, replays each arrival event through the deployed definition in
-local mode (Lambda in-process, Glue and EMR scripts on local PySpark,
-Redshift and Athena SQL on DuckDB, S3 and SNS on moto), prints the day's
-report and the notifications, and writes an HTML run report per execution.
+with a few bad rows, one that breaks the contract), lands them all at once in
+the local raw bucket and delivers their Object Created events (one of them
+twice, as EventBridge may), and runs everything that causes on the deployed
+machines in local mode (Lambda in-process, Glue and EMR scripts on local
+PySpark, Redshift and Athena SQL on DuckDB, S3, SNS and DynamoDB on moto):
+one arrival per distinct object side by side, then the date's publish, one
+at a time. Prints the executions, the run ledger's view of the day, the
+report, the warehouse totals and the notifications, and writes an HTML run
+report per execution.
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ class DemoFile:
     broken_header: bool = False
 
     @property
-    def expected_status(self) -> str:
-        return "FAILED" if self.broken_header else "SUCCEEDED"
+    def expected_outcome(self) -> str:
+        """What the run ledger records for the store-day (bad data is an outcome, not a failure)."""
+        return "REJECTED" if self.broken_header else "SUCCEEDED"
 
     def key(self, run_date: str) -> str:
         suffix = ".csv.gz" if self.gzip else ".csv"
@@ -101,13 +106,6 @@ def _write_inputs(folder: Path, run_date: str, seed: int) -> list[tuple[DemoFile
     return written
 
 
-def _report_uri(result: Any) -> str | None:
-    """Where the run's Athena report landed, when it got that far."""
-    if result.status != "SUCCEEDED" or not isinstance(result.output, dict):
-        return None
-    return (result.output.get("report") or {}).get("output_uri")
-
-
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     with path.open(newline="") as handle:
         rows = list(csv.reader(handle))
@@ -128,6 +126,7 @@ def _numeric(text: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stepline.commands._local import day_summary, execution_day, outcome_of
     from stepline.local.session import LocalSession
     from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
@@ -147,65 +146,87 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     inputs = _write_inputs(args.workdir / "inputs", run_date, args.seed)
     print(
-        f"Stepline demo: daily sales for {run_date}, {len(inputs)} store files, stage {args.stage}"
+        f"Stepline demo: daily sales for {run_date}, {len(inputs)} store files landing at once, "
+        f"stage {args.stage}"
     )
     reports_dir = args.workdir / "runs"
     reports_dir.mkdir(parents=True, exist_ok=True)
-    ok = True
     with LocalSession(args.stage, workdir=args.workdir / "local", lambda_logs=False) as session:
         lake = session.lake
         assert lake is not None  # set up when the session is entered
-        last_report: str | None = None
-        for spec, path in inputs:
-            event = session.land_file(path, spec.key(run_date))
-            local_run = session.replay(event)
-            result = local_run.result
-            expected = result.status == spec.expected_status
+        events = [session.land_file(path, spec.key(run_date)) for spec, path in inputs]
+        # EventBridge delivers at least once: the first store's event arrives twice.
+        for index, event in enumerate(events):
+            session.deliver(event, times=2 if index == 0 else 1)
+        notifications = session.wait()
+        executions = session.stepfunctions.executions()
+        day = day_summary(session, run_date, executions)
+        publish = session.publish_record(run_date) or {}
+        arrivals = [e for e in executions if e.machine.mock_name == "SalesArrival"]
+        ok = len(arrivals) == len(inputs) and all(e.status == "SUCCEEDED" for e in executions)
+        print(
+            "\nExecutions (one arrival per distinct object; the duplicate delivery started none):"
+        )
+        for execution in executions:
+            when, store = execution_day(execution)
+            print(
+                f"  {execution.machine.mock_name:<20} {execution.status:<9} "
+                f"{outcome_of(execution) or '':<10} {store or when or ''}"
+            )
+        print(f"\nRun ledger, {run_date}:")
+        for spec, _ in inputs:
+            state = day["stores"].get(spec.store_id, {})
+            status = state.get("status")
+            expected = status == spec.expected_outcome
             ok &= expected
             mark = "ok " if expected else "!! "
-            detail = "" if result.status == "SUCCEEDED" else f" ({result.error})"
             print(
-                f"{mark}{spec.store_id}: {result.status}{detail}"
-                f"{'' if expected else ' -- expected ' + spec.expected_status}"
+                f"{mark}{spec.store_id}: {status}"
+                f"{'' if expected else ' -- expected ' + spec.expected_outcome}"
             )
-            for note in local_run.notifications:
-                print(f"      SNS: {note['subject']}")
-            sections = [("Notifications published", json_block(local_run.notifications))]
-            report_uri = _report_uri(result)
-            if report_uri:
-                last_report = report_uri
-                columns, rows = _read_csv(lake.path_for(report_uri))
-                sections.append(
-                    (f"Daily report {run_date} (Athena on DuckDB)", html_table(columns, rows))
+        included = ", ".join(s["store_id"] for s in publish.get("published_stores", []))
+        print(
+            f"   publish: {publish.get('publish_status')}, {day['publishes']} pass(es), "
+            f"stores included: {included}"
+        )
+        report_uri = publish.get("published_report")
+        report_section: list[tuple[str, str]] = []
+        if report_uri:
+            print(f"\nDaily report for {run_date} (Athena SQL on DuckDB, {report_uri}):")
+            columns, rows = _read_csv(lake.path_for(report_uri))
+            _print_table(columns, rows)
+            report_section = [
+                (f"Daily report {run_date} (Athena on DuckDB)", html_table(columns, rows))
+            ]
+        print("\nWarehouse (Redshift load on DuckDB), per store:")
+        for store, state in day["stores"].items():
+            if "revenue" in state:
+                print(
+                    f"  {store}: revenue {state['revenue']}, units {state['units']}, "
+                    f"returns {state['returns']}"
                 )
+        print("\nNotifications:")
+        for note in notifications:
+            print(f"  SNS: {note['subject']}")
+        for execution in executions:
+            if execution.result is None:
+                continue
+            sections = [("Notifications published", json_block(notifications))]
+            if execution.machine.mock_name == "SalesPublish":
+                sections += report_section
             write_html(
-                reports_dir / f"{spec.store_id}.html",
+                reports_dir / f"{execution.machine.mock_name}-{execution.name}.html",
                 render_html(
-                    session.deployed.definition,
-                    build_timeline(result.history),
-                    title=f"Stepline sales {run_date} {spec.store_id}",
+                    execution.machine.definition,
+                    build_timeline(execution.result.history),
+                    title=f"Stepline sales {run_date}: {execution.machine.mock_name} "
+                    f"{execution.name}",
                     extra_sections=sections,
                 ),
             )
-        if last_report:
-            print(f"\nDaily report for {run_date} (Athena SQL on DuckDB, {last_report}):")
-            _print_table(*_read_csv(lake.path_for(last_report)))
-        warehouse = session.services.warehouse
-        totals = warehouse.query(
-            "SELECT store_id, SUM(revenue) AS revenue, SUM(units) AS units, "
-            "SUM(returns) AS returns "
-            f"FROM {session.deployed.substitutions['RedshiftSchema']}.daily_sales "
-            f"WHERE sale_date = DATE '{run_date}' GROUP BY store_id ORDER BY store_id"
-        )
-        print("\nWarehouse (Redshift load on DuckDB), per store:")
-        for row in totals:
-            print(
-                f"  {row['store_id']}: revenue {row['revenue']}, units {row['units']}, "
-                f"returns {row['returns']}"
-            )
     elapsed = time.perf_counter() - started
     print(f"\nHTML run reports: {reports_dir}/")
-    print(f"Local S3 and warehouse: {args.workdir / 'local'}/")
+    print(f"Local environment: {args.workdir / 'local'}/")
     print(
         f"Done in {elapsed:.1f} s: {'all runs ended as expected' if ok else 'UNEXPECTED OUTCOMES'}"
     )

@@ -1,17 +1,21 @@
-"""``stepline replay EVENT.json``: run one arrival event through the deployed definition.
+"""``stepline replay EVENT.json``: run one arrival of an S3 event through the deployed machines.
 
-Modes:
+The event becomes the arrival the starter would start (same input), as a
+fresh execution: a replay is an engineer's rerun, never a duplicate. Modes:
 
 * ``local`` (default): real handlers and Spark jobs on embedded stand-ins
-  (see :mod:`stepline.local.services`); with ``--mock-config`` and
-  ``--test-case`` the Tasks that test case lists are mocked for this run.
-* ``mock``: every Task answered by a Step Functions Local MockConfigFile.
+  (see :mod:`stepline.local.services`) in the persisted local environment
+  (``--local DIR``); everything the arrival causes (the date's publish) runs
+  to its end too. With ``--mock-config`` and ``--test-case`` the Tasks that
+  test case lists are mocked.
+* ``mock``: every Task of the arrival answered by a Step Functions Local
+  MockConfigFile (nothing else runs).
 * ``--endpoint-url``: any Step Functions API endpoint (Step Functions Local
-  in Docker, moto's server, or AWS itself) runs the definition.
+  in Docker, moto's server, or AWS itself) runs the arrival definition.
 
-Prints a readable trace (``--show-io`` adds each state's input and output,
-``--json`` a machine-readable summary) and exits non-zero unless the
-execution succeeded.
+Prints a readable trace of the arrival (``--show-io`` adds each state's input
+and output, ``--json`` a machine-readable summary) and exits 1 unless it
+succeeded (a rejected file succeeds: bad data is an outcome).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
-from stepline.local.session import DEFAULT_WORKDIR, MOCK_STATE_MACHINE_NAME
+from stepline.cli import UsageError
+from stepline.local.session import ARRIVAL_MACHINE, DEFAULT_WORKDIR
 
 
 def register(subparsers: Any) -> None:
@@ -42,10 +48,13 @@ def register(subparsers: Any) -> None:
         "--file", type=Path, help="local mode: land this file at the event's key before replaying"
     )
     parser.add_argument(
+        "--local",
         "--workdir",
+        dest="local",
         type=Path,
         default=DEFAULT_WORKDIR,
-        help="local mode: folder standing in for S3 and the warehouse",
+        metavar="DIR",
+        help=f"local mode: the persisted local environment (default {DEFAULT_WORKDIR})",
     )
     parser.add_argument(
         "--real-time", action="store_true", help="really sleep in Wait states and Retry delays"
@@ -61,51 +70,69 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _fail(message: str) -> int:
-    print(f"stepline replay: {message}", file=sys.stderr)
-    return 2
-
-
 def _object_uri(event: dict[str, Any]) -> str:
     detail = event.get("detail", {})
     return f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
 
 
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such {what} file; check the path") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path} is not JSON ({error}); give an {what} file") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    event = json.loads(args.event.read_text())
-    mock_config = json.loads(args.mock_config.read_text()) if args.mock_config else None
+    from stepline.definition import load_deployed_stack
+    from stepline.local.session import arrival_for_event
+
+    event = _read_json(args.event, "EventBridge event")
+    if not isinstance(event, dict) or "detail" not in event:
+        raise UsageError(
+            f"{args.event} is not an S3 Object Created event (no 'detail'); see events/"
+        )
+    mock_config = _read_json(args.mock_config, "MockConfigFile") if args.mock_config else None
     notifications: list[Any] = []
     if args.endpoint_url:
         # The endpoint has its own mocks (Step Functions Local's SFN_MOCK_CONFIG), so
         # --test-case alone selects one; it finds it by the state machine's name.
-        from stepline.definition import load_deployed_definition
         from stepline.local.endpoint import run_via_endpoint
 
         if mock_config is not None:
-            return _fail("--mock-config is not used with --endpoint-url (the endpoint has its own)")
-        definition = load_deployed_definition(args.stage).definition
+            raise UsageError(
+                "--mock-config is not used with --endpoint-url (the endpoint has its own)"
+            )
+        stack = load_deployed_stack(args.stage)
+        arrival = stack.machine(ARRIVAL_MACHINE)
+        _, arrival_input = arrival_for_event(stack, event)
+        definition = arrival.definition
         result = run_via_endpoint(
             definition,
-            event,
+            arrival_input,
             endpoint_url=args.endpoint_url,
             test_case=args.test_case,
-            name=MOCK_STATE_MACHINE_NAME,
+            name=arrival.mock_name,
         )
     elif (mock_config is None) != (args.test_case is None):
-        return _fail("--mock-config and --test-case go together")
+        raise UsageError("--mock-config and --test-case go together")
     elif args.mode == "mock":
         if mock_config is None:
-            return _fail("--mode mock needs --mock-config and --test-case")
-        from stepline.definition import load_deployed_definition
+            raise UsageError("--mode mock needs --mock-config and --test-case")
         from stepline.local import run_state_machine
 
-        definition = load_deployed_definition(args.stage).definition
+        stack = load_deployed_stack(args.stage)
+        arrival = stack.machine(ARRIVAL_MACHINE)
+        _, arrival_input = arrival_for_event(stack, event)
+        definition = arrival.definition
         result = run_state_machine(
             definition,
-            event,
+            arrival_input,
             mock_config=mock_config,
             test_case=args.test_case,
-            state_machine_name=MOCK_STATE_MACHINE_NAME,
+            state_machine_name=arrival.mock_name,
+            state_machine_arn=arrival.arn,
             virtual_time=not args.real_time,
         )
     else:
@@ -113,22 +140,23 @@ def run(args: argparse.Namespace) -> int:
 
         with LocalSession(
             args.stage,
-            workdir=args.workdir,
+            workdir=args.local,
             mock_config=mock_config,
             test_case=args.test_case,
             virtual_time=not args.real_time,
             lambda_logs=args.lambda_logs,
         ) as session:
             if args.file:
-                key = event["detail"]["object"]["key"]
+                key = unquote_plus(event["detail"]["object"]["key"])
                 event = session.land_file(args.file, key)
             elif not session.has_object(event):
-                return _fail(
+                raise UsageError(
                     f"{_object_uri(event)} is not in the local raw bucket of stage "
                     f"{args.stage!r}; land a file at that key with --file PATH"
                 )
             local_run = session.replay(event)
-            result, definition = local_run.result, session.deployed.definition
+            result = local_run.result
+            definition = session.deployed.machine(ARRIVAL_MACHINE).definition
             notifications = local_run.notifications
     return report(result, definition, notifications, args)
 

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_HANDLED",
     "DefinitionError",
+    "ExecutionControl",
     "ExecutionResult",
     "ExecutionStatus",
     "TaskCall",
@@ -233,6 +234,41 @@ class ExecutionResult:
 TaskHandler = Callable[[TaskInvocation], Any]
 
 
+class ExecutionControl:
+    """A handle on one running local execution, for another thread: ``StopExecution``.
+
+    Pass one to :func:`run_state_machine`; :meth:`stop` ends the execution as
+    ``ABORTED`` with the given error and cause (recorded in an
+    ``ExecutionAborted`` event), as AWS does. The state being evaluated is not
+    interrupted: the execution stops when it reaches the next state boundary,
+    and no Catch runs. A stop requested before the run started applies when it
+    starts.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._run: _Run | None = None
+        self._stop: tuple[str | None, str | None] | None = None
+
+    def stop(self, *, error: str | None = None, cause: str | None = None) -> None:
+        with self._lock:
+            self._stop = (error, cause)
+            run = self._run
+        if run is not None:
+            run.stop(error=error, cause=cause)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop is not None
+
+    def _attach(self, run: _Run) -> None:
+        with self._lock:
+            self._run = run
+            pending = self._stop
+        if pending is not None:
+            run.stop(error=pending[0], cause=pending[1])
+
+
 def run_state_machine(
     definition: Mapping[str, Any] | str,
     input: Any = None,
@@ -244,6 +280,10 @@ def run_state_machine(
     virtual_time: bool = True,
     execution_name: str | None = None,
     timeout_seconds: float = 300,
+    control: ExecutionControl | None = None,
+    started_at: dt.datetime | None = None,
+    state_machine_arn: str | None = None,
+    execution_arn: str | None = None,
 ) -> ExecutionResult:
     """Run one execution of ``definition`` locally and return its result.
 
@@ -255,7 +295,13 @@ def run_state_machine(
     :class:`TaskInvocation`); what it passes on with :data:`NOT_HANDLED` goes
     to moto. ``virtual_time`` skips Wait, Retry and polling time instead of
     sleeping. ``timeout_seconds`` is a real-time guard: an execution still
-    running after it is stopped and reported as ``ABORTED``.
+    running after it is stopped and reported as ``ABORTED``. ``control`` lets
+    another thread stop the execution (see :class:`ExecutionControl`);
+    ``started_at`` sets the moment the execution starts on its (virtual) clock,
+    default now, so a caller can run executions at a later time of day.
+    ``state_machine_arn`` and ``execution_arn`` give the run the ARNs a deployed
+    machine has (``$$.StateMachine.Id``, ``$$.Execution.Id``); by default they are
+    made up from the names in a local account.
 
     Raises :class:`DefinitionError` or :class:`~stepline.local.mocks.MockConfigError`
     before running when the definition or the MockConfigFile cannot be used.
@@ -277,15 +323,22 @@ def run_state_machine(
     _check_name(name, "execution_name")
     _check_name(machine_name, "state_machine_name")
     region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
-    machine_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}:stateMachine:{machine_name}"
-    execution_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}:execution:{machine_name}:{name}"
+    if state_machine_arn is not None:
+        machine_name = state_machine_arn.rsplit(":", 1)[-1]
+        region = state_machine_arn.split(":")[3] or region
+    states_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}"
+    machine_arn = state_machine_arn or f"{states_arn}:stateMachine:{machine_name}"
+    execution_arn = execution_arn or f"{states_arn}:execution:{machine_name}:{name}"
 
     run = _Run(
         execution_arn=execution_arn,
         virtual_time=virtual_time,
         mock_case=mock_case,
         task_handler=task_handler,
+        started_at=started_at,
     )
+    if control is not None:
+        control._attach(run)
     worker = _new_worker(
         run=run,
         definition_text=definition_text,
@@ -357,10 +410,11 @@ class _Run:
         virtual_time: bool,
         mock_case: MockTestCase | None,
         task_handler: TaskHandler | None,
+        started_at: dt.datetime | None = None,
     ) -> None:
         self.execution_arn = execution_arn
         self.virtual_time = virtual_time
-        self._start_real = dt.datetime.now(dt.UTC)
+        self._start_real = (started_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         self._start_perf = time.perf_counter()
         self.start_date = self._start_real
         self._mock_case = mock_case
@@ -369,6 +423,7 @@ class _Run:
         self._invocation_counts: Counter[str] = Counter()
         self._deadline: dt.datetime | None = None
         self._root_env: Any = None
+        self._pending_stop: tuple[str | None, str | None] | None = None
         self._thread_error: BaseException | None = None
         self._guard_expired = False
         self.task_calls: list[TaskCall] = []
@@ -384,7 +439,20 @@ class _Run:
     def attach_root_env(self, env: Any) -> None:
         env.stepline_skipped = 0.0
         env.event_history_context.stepline_env = env
-        self._root_env = env
+        with self._lock:
+            self._root_env = env
+            pending = self._pending_stop
+        if pending is not None:
+            env.set_stop(stop_date=self.now(), error=pending[0], cause=pending[1])
+
+    def stop(self, *, error: str | None, cause: str | None) -> None:
+        """StopExecution: the run ends ABORTED at its next state boundary."""
+        with self._lock:
+            env = self._root_env
+            if env is None:
+                self._pending_stop = (error, cause)
+                return
+        env.set_stop(stop_date=self.now(), error=error, cause=cause)
 
     def join_timelines(self, parent: Any, frame: Any) -> None:
         with self._lock:

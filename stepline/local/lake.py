@@ -8,13 +8,17 @@ back (including deletions, so a partition overwrite on disk is an overwrite in
 S3 too). Files whose bytes already match (size and MD5) are not copied
 again, so syncing a prefix twice costs a listing, not a transfer. The folder
 persists between runs, so ``stepline replay`` sees what ``stepline demo``
-landed.
+landed. A versioned bucket's current version ids are kept beside it
+(``<bucket>.versions.json``) and given back to the restored objects, so an
+object keeps its identity (and its arrival its name) from one session to the next.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,18 +131,53 @@ class LocalLake:
                 Bucket=location.bucket, Delete={"Objects": [{"Key": k} for k in chunk]}
             )
 
+    def _versions_file(self, bucket: str) -> Path:
+        return self.root / f"{bucket}.versions.json"
+
     def restore_bucket(self, bucket: str) -> int:
         """Load a bucket's folder into moto at the start of a session; returns objects loaded."""
         base = self.root / bucket
+        versions_file = self._versions_file(bucket)
+        versions: dict[str, str] = (
+            json.loads(versions_file.read_text()) if versions_file.exists() else {}
+        )
         count = 0
         if base.exists():
             for path in base.rglob("*"):
                 if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
                     key = path.relative_to(base).as_posix()
                     self._s3.upload_file(str(path), bucket, key, Config=_SINGLE_PART)
+                    if key in versions:
+                        restore_version_id(bucket, key, versions[key])
                     count += 1
         return count
 
     def save_bucket(self, bucket: str) -> None:
         """Write a bucket's moto content to its folder (at the end of a local session)."""
         self.pull(f"s3://{bucket}/")
+        versioned = self._s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+        if versioned:
+            versions = {
+                obj["Key"]: self._s3.head_object(Bucket=bucket, Key=obj["Key"])["VersionId"]
+                for obj in self._objects(bucket, "")
+            }
+            self._versions_file(bucket).write_text(json.dumps(versions, indent=0, sort_keys=True))
+
+
+_VERSION_LOCK = threading.Lock()
+
+
+def restore_version_id(bucket: str, key: str, version_id: str) -> None:
+    """Give the current version of an object in moto S3 a version id it had in an earlier session.
+
+    S3 offers no API to choose a version id, so this sets it on moto's own
+    object (a moto internal; ``tests/local/test_lake.py`` is its canary).
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    with _VERSION_LOCK:
+        fake_key = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, key)
+        if fake_key is None:
+            raise KeyError(f"s3://{bucket}/{key} is not in moto S3")
+        fake_key._version_id = version_id

@@ -1373,6 +1373,15 @@ def _choice_eval_state(self: Any, env: Environment) -> None:
     env.stack.append(self.default_state.state_name)
 
 
+def _dynamodb_from_error(self: Any, env: Environment, ex: Exception) -> FailureEvent:
+    # moto's DynamoDB integration names every error that is not a boto ClientError
+    # DynamoDB.AmazonDynamoDBException, so a mocked or locally answered
+    # ConditionalCheckFailedException could never be caught by its name.
+    if isinstance(ex, FailureEventException):
+        return ex.failure_event
+    return cast(FailureEvent, _original("dynamodb-answered-errors")(self, env, ex))
+
+
 def _custom_error_name_new(cls: type, error_name: str | None = None) -> Any:
     # AWS lets a Fail state, a failed Map iteration or Parallel branch, or a task
     # callback carry any error name, States.* ones included (re-raising a caught
@@ -1482,6 +1491,21 @@ def _execute_lambda_function_integration(
 _P = "moto.stepfunctions.parser"
 
 ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
+    Adaptation(
+        name="dynamodb-answered-errors",
+        target=f"{_P}.asl.component.state.exec.state_task.service.state_task_service_dynamodb:"
+        "StateTaskServiceDynamoDB._from_error",
+        kind="wrap",
+        why=(
+            "moto turns any failure of a DynamoDB Task that is not a boto ClientError into "
+            "DynamoDB.AmazonDynamoDBException, so an error a mock or the task handler answers "
+            "(DynamoDB.ConditionalCheckFailedException) lost its name; it is passed through."
+        ),
+        source_sha256="a27eaf8b49759e70",
+        scope="stepline-runs",
+        expected_parameters=("self", "env", "ex"),
+        install=_replace("dynamodb-answered-errors", _dynamodb_from_error),
+    ),
     Adaptation(
         name="parse-cache",
         target=f"{_P}.asl.parse.asl_parser:AmazonStateLanguageParser.parse",

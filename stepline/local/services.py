@@ -24,6 +24,8 @@ import io
 import json
 import os
 import shlex
+import tempfile
+import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,8 +34,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from emr_jobs import sales_lake
 from stepline.local.engine import NOT_HANDLED, TaskFailure, TaskInvocation
 from stepline.local.lake import LocalLake
+
+#: In-process handlers share os.environ and sys.stdout (each Lambda invocation has a
+#: sandbox of its own on AWS), so one invocation runs at a time.
+_LAMBDA_LOCK = threading.Lock()
 
 
 @dataclass
@@ -134,7 +141,7 @@ class LocalServices:
         payload = params.get("Payload")
         if isinstance(payload, str):
             payload = json.loads(payload)
-        with _environment({**spec.environment, **self.environment_overrides}):
+        with _LAMBDA_LOCK, _environment({**spec.environment, **self.environment_overrides}):
             handler = getattr(importlib.import_module(module_name), function_name)
             captured = io.StringIO()
             try:
@@ -174,32 +181,38 @@ class LocalServices:
                 "States.Runtime", f"no local runner for Glue script {job.script_path}"
             )
         self.lake.pull(arguments["validated_prefix"])
+        lake_root = sales_lake.as_prefix(arguments["lake_root"])
         try:
-            clean_sales.run(
-                local_spark(),
-                clean_sales.CleanArgs(
-                    run_date=arguments["run_date"],
-                    store_id=arguments["store_id"],
-                    validated_prefix=self.lake.local_uri(arguments["validated_prefix"]),
-                    clean_root=self.lake.local_uri(arguments["clean_root"]),
-                    metrics_root=arguments["metrics_root"],
-                ),
-                write_metrics=self._write_json_object,
+            clean_args = clean_sales.CleanArgs(
+                run_date=arguments["run_date"],
+                store_id=arguments["store_id"],
+                run_id=arguments["run_id"],
+                validated_prefix=self.lake.local_uri(arguments["validated_prefix"]),
+                lake_root=self.lake.local_uri(lake_root),
             )
+            clean_sales.run(local_spark(), clean_args, write_metrics=self._write_local_json)
         except Exception as exc:
             job_run.update(JobRunState="FAILED", ErrorMessage=f"{type(exc).__name__}: {exc}")
             raise _task_failed(job_run) from exc
-        partition = f"sale_date={arguments['run_date']}/store_id={arguments['store_id']}/"
-        self.lake.push(arguments["clean_root"] + partition)
+        run_key = sales_lake.clean_run_key(
+            arguments["run_date"], arguments["store_id"], arguments["run_id"]
+        )
+        self.lake.push(lake_root + run_key)
+        self.lake.push(
+            lake_root
+            + sales_lake.clean_metrics_key(
+                arguments["run_date"], arguments["store_id"], arguments["run_id"]
+            )
+        )
         job_run.update(JobRunState="SUCCEEDED", CompletedOn=_now())
         return job_run
 
-    def _write_json_object(self, uri: str, document: dict[str, Any]) -> None:
-        """The Glue job's metrics writer: one JSON object in (moto) S3 and on disk."""
-        location_path = self.lake.path_for(uri)
-        location_path.parent.mkdir(parents=True, exist_ok=True)
-        location_path.write_text(json.dumps(document))
-        self.lake.push(uri)
+    @staticmethod
+    def _write_local_json(path: str, document: dict[str, Any]) -> None:
+        """The Glue job's metrics writer for local paths (the lake pushes them to moto)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(document))
 
     # -- EMR ------------------------------------------------------------------
 
@@ -209,19 +222,44 @@ class LocalServices:
 
         step = invocation.parameters["Step"]
         args: list[str] = list(step["HadoopJarStep"]["Args"])
-        scripts = [i for i, a in enumerate(args) if a.endswith(".py")]
-        if not scripts or not args[scripts[0]].endswith("/aggregate_sales.py"):
+        scripts = [i for i, a in enumerate(args) if a.endswith("/aggregate_sales.py")]
+        if not scripts:
             raise TaskFailure("States.Runtime", f"no local runner for EMR step {shlex.join(args)}")
         job_args = aggregate_sales.parse_args(args[scripts[0] + 1 :])
         step_id = "s-" + uuid.uuid4().hex[:13].upper()
-        self.lake.pull(job_args.clean_root + f"sale_date={job_args.run_date}/")
+        lake_root = sales_lake.as_prefix(job_args.lake_root)
         try:
-            aggregate_sales.run(
-                local_spark(),
-                run_date=job_args.run_date,
-                clean_root=self.lake.local_uri(job_args.clean_root),
-                curated_root=self.lake.local_uri(job_args.curated_root),
-            )
+            with tempfile.TemporaryDirectory(prefix="stepline-manifest-") as scratch:
+                # The manifest names s3:// generations; Spark reads their local copies.
+                self.lake.pull(job_args.manifest)
+                manifest = sales_lake.Manifest.from_json(
+                    json.loads(self.lake.path_for(job_args.manifest).read_text())
+                )
+                for store_day in manifest.store_days:
+                    self.lake.pull(sales_lake.as_prefix(store_day.clean_uri))
+                local_manifest = Path(scratch) / "manifest.json"
+                local_manifest.write_text(
+                    json.dumps(
+                        {
+                            **manifest.to_json(),
+                            "store_days": [
+                                {
+                                    **vars(store_day),
+                                    "clean_uri": self.lake.local_uri(
+                                        sales_lake.as_prefix(store_day.clean_uri)
+                                    ),
+                                }
+                                for store_day in manifest.store_days
+                            ],
+                        }
+                    )
+                )
+                aggregate_sales.run(
+                    local_spark(),
+                    str(local_manifest),
+                    self.lake.local_uri(lake_root),
+                    write_text=_write_local_text,
+                )
         except Exception as exc:
             raise _task_failed(
                 {
@@ -238,7 +276,8 @@ class LocalServices:
                     }
                 }
             ) from exc
-        self.lake.push(job_args.curated_root + f"sale_date={job_args.run_date}/")
+        self.lake.push(lake_root + sales_lake.curated_day_key(manifest.run_date))
+        self.lake.push(lake_root + sales_lake.summary_key(manifest.run_date, manifest.publish))
         return {"Step": {"Id": step_id, "Name": step.get("Name"), "Status": {"State": "COMPLETED"}}}
 
     # -- Redshift Data and Athena on DuckDB -------------------------------------
@@ -280,8 +319,10 @@ class LocalServices:
         if self._athena is None:
             self._athena = LocalAthena()
         output_uri = params["ResultConfiguration"]["OutputLocation"]
-        database = self.deployed.substitutions["GlueDatabaseName"]
-        curated = f"s3://{self.deployed.substitutions['DataLakeBucket']}/curated/daily_sales/"
+        database = self.deployed.resources["SalesCatalogDatabase"]
+        curated = sales_lake.lake_uri(
+            self.deployed.resources["DataLakeBucket"], sales_lake.CURATED_ROOT
+        )
         self.lake.pull(curated)
         result = self._athena.start_query_execution(
             params["QueryString"],
@@ -294,6 +335,12 @@ class LocalServices:
         if execution["Status"]["State"] != "SUCCEEDED":
             raise _task_failed({"QueryExecution": execution})
         return {"QueryExecution": execution}
+
+
+def _write_local_text(path: str, text: str) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
 
 
 __all__ = ["FakeLambdaContext", "LocalServices"]

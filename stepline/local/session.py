@@ -1,25 +1,38 @@
-"""A local Stepline session: moto S3/SNS, the folder-backed lake, and the engine.
+"""A persisted local environment: one stage's AWS, on this machine, between commands.
 
-``LocalSession`` is what ``stepline replay``, ``stepline demo`` and the pytest
+``LocalSession`` is what ``stepline land``, ``replay``, ``demo`` and the pytest
 plugin build on::
 
-    with LocalSession(stage="dev") as session:
-        event = session.land_file(Path("sales.csv"), "sales/date=2026-11-20/store=s1/sales.csv")
-        run = session.replay(event)               # local mode: real code on stand-ins
-        run.result.status, run.notifications      # SNS messages the run published
+    with LocalSession(stage="dev", workdir=Path(".stepline/local")) as env:
+        event = env.land_file(Path("sales.csv"), "sales/date=2026-11-20/store=s1/sales.csv")
+        env.deliver(event, times=2)          # EventBridge delivers at least once
+        env.wait()                           # every execution it caused has ended
+        env.store_day("2026-11-20", "s1")    # the run ledger's record
+        env.notifications                    # what SNS published
 
-It resolves the deployed definition for the stage (``template.yaml`` +
-``samconfig.toml``), creates the stage's buckets and topic in moto, restores
-the buckets from the session folder (so runs see earlier runs' data), captures
-every message published to the topic through an SQS subscription, and saves
-the buckets back to the folder on exit.
+It resolves the deployed stack for the stage (``template.yaml`` +
+``samconfig.toml``), creates its buckets, topic and DynamoDB tables in moto,
+and runs its state machines on :class:`~stepline.local.stepfunctions.LocalStepFunctions`
+(executions side by side), its EventBridge rules on
+:class:`~stepline.local.events.LocalEventBridge` and its Tasks on
+:class:`~stepline.local.services.LocalServices`.
+
+Everything persists under ``<workdir>/<stage>/``: the buckets (``s3/``, with
+the raw bucket's version ids), the run ledger (``ledger.json``), the
+warehouse (``warehouse.duckdb``), every execution with its history
+(``executions/``) and every notification (``notifications.jsonl``), so
+separate commands see one world, as on AWS. A lock file makes a second
+command on the same environment refuse with :class:`LocalEnvironmentBusy`
+instead of corrupting it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,20 +41,27 @@ from typing import Any
 from stepline.local.lake import LocalLake
 
 DEFAULT_WORKDIR = Path(".stepline/local")
-MOCK_STATE_MACHINE_NAME = "SalesPipeline"
 _REGION = "us-east-1"
 #: Keeps a terminal readable: handlers log warnings only (their EMF metrics lines,
 #: printed to stdout, are captured by LocalServices instead of shown).
 QUIET_LAMBDA_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
+#: The machine an S3 arrival event starts, and the one its starter starts.
+STARTER_MACHINE = "SalesArrivalStarter"
+ARRIVAL_MACHINE = "SalesArrival"
+
+
+class LocalEnvironmentBusy(RuntimeError):
+    """Another command holds this local environment."""
 
 
 @dataclass
 class LocalRun:
-    """One execution replayed locally: the engine result and what it published."""
+    """One replayed arrival: the engine result, what it published, what it caused."""
 
     event: dict[str, Any]
     result: Any
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    executions: list[Any] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
@@ -58,8 +78,20 @@ def _parse_notification(sqs_body: str) -> dict[str, Any]:
     return {"subject": envelope.get("Subject"), "message": message, "attributes": attributes}
 
 
+def use_fake_credentials() -> None:
+    """moto needs credentials to sign requests; never let a local run find real ones."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": _REGION,
+    }.items():
+        os.environ[name] = value
+    os.environ.pop("AWS_PROFILE", None)
+
+
 class LocalSession:
-    """Context manager owning one in-process AWS stand-in for a stage."""
+    """Context manager owning one persisted local environment of a stage."""
 
     def __init__(
         self,
@@ -71,6 +103,7 @@ class LocalSession:
         virtual_time: bool = True,
         local_tasks: bool = True,
         lambda_logs: bool = True,
+        project_root: Path | None = None,
     ) -> None:
         """``lambda_logs=False`` quietens Powertools logs and metrics of in-process handlers."""
         self.stage = stage
@@ -80,22 +113,50 @@ class LocalSession:
         self.virtual_time = virtual_time
         self.local_tasks = local_tasks
         self.lambda_logs = lambda_logs
-        self._moto: Any = None
+        self.project_root = project_root
         self.deployed: Any = None
         self.lake: LocalLake | None = None
         self.services: Any = None
+        self.stepfunctions: Any = None
+        self.events: Any = None
+        self.notifications: list[dict[str, Any]] = []
+        self._moto: Any = None
+        self._exit_stack = contextlib.ExitStack()
         self._queue_url: str | None = None
         self._clients: dict[str, Any] = {}
+        self._restored_notifications = 0
 
     # -- lifecycle ----------------------------------------------------------------
 
     def __enter__(self) -> LocalSession:
+        try:
+            self._open()
+        except BaseException:
+            self._exit_stack.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        from filelock import FileLock, Timeout
         from moto import mock_aws
 
-        from stepline.definition import load_deployed_definition
+        from stepline.definition import load_deployed_stack
+        from stepline.local.moto_serial import serialised_moto
 
-        _use_fake_credentials()
-        self.deployed = load_deployed_definition(self.stage, region=_REGION)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.workdir / ".lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LocalEnvironmentBusy(
+                f"another stepline command is using the local environment {self.workdir}; "
+                "wait for it to finish, or use another --local folder"
+            ) from None
+        self._exit_stack.callback(lock.release)
+        use_fake_credentials()
+        self.deployed = load_deployed_stack(
+            self.stage, region=_REGION, project_root=self.project_root
+        )
         self._moto = mock_aws(
             config={
                 "stepfunctions": {"execute_state_machine": True},
@@ -103,20 +164,32 @@ class LocalSession:
             }
         )
         self._moto.start()
-        try:
-            self._provision()
-        except BaseException:
-            self._moto.stop()
-            raise
-        return self
+        self._exit_stack.callback(self._moto.stop)
+        self._exit_stack.enter_context(serialised_moto())
+        self._provision()
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            if self.lake is not None:
-                for bucket in self.buckets:
-                    self.lake.save_bucket(bucket)
+            self._shut_down()
         finally:
-            self._moto.stop()
+            self._exit_stack.close()
+
+    def _shut_down(self) -> None:
+        if self.stepfunctions is not None:
+            # Executions cannot outlive the process: stop what still runs (its
+            # recovery then runs, as on AWS) and let everything settle.
+            for execution in self.stepfunctions.executions():
+                if execution.running:
+                    self.stepfunctions.stop_execution(
+                        execution.arn,
+                        error="Stepline.LocalSessionEnded",
+                        cause="The local command ended while the execution was running.",
+                    )
+            with contextlib.suppress(TimeoutError):
+                self.stepfunctions.wait_idle(timeout=120)
+            self.drain_notifications()
+        if self.lake is not None and self.deployed is not None:
+            self._save()
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -125,13 +198,15 @@ class LocalSession:
             self._clients[service] = boto3.client(service, region_name=_REGION)
         return self._clients[service]
 
+    # -- names ------------------------------------------------------------------------
+
     @property
     def raw_bucket(self) -> str:
         return str(self.deployed.resources["RawBucket"])
 
     @property
     def lake_bucket(self) -> str:
-        return str(self.deployed.substitutions["DataLakeBucket"])
+        return str(self.deployed.resources["DataLakeBucket"])
 
     @property
     def buckets(self) -> tuple[str, ...]:
@@ -139,25 +214,46 @@ class LocalSession:
 
     @property
     def topic_arn(self) -> str:
-        return str(self.deployed.substitutions["NotificationTopicArn"])
+        return str(self.deployed.resources["NotificationTopic"])
+
+    @property
+    def ledger_table(self) -> str:
+        return str(self.deployed.resources["RunLedgerTable"])
+
+    # -- provisioning and persistence -------------------------------------------------
 
     def _provision(self) -> None:
+        from stepline.local.events import LocalEventBridge
+        from stepline.local.stepfunctions import LocalExecution, LocalStepFunctions
+
         s3 = self.client("s3")
         self.lake = LocalLake(self.workdir / "s3", s3)
         for bucket in self.buckets:
             s3.create_bucket(Bucket=bucket)
+        # Only the raw bucket's versions mean anything to the pipeline (an object's
+        # version names its arrival); the lake's would only cost memory locally.
+        s3.put_bucket_versioning(
+            Bucket=self.raw_bucket, VersioningConfiguration={"Status": "Enabled"}
+        )
+        for bucket in self.buckets:
             self.lake.restore_bucket(bucket)
+        self._provision_tables()
+        self._restore_ledger()
         sns, sqs = self.client("sns"), self.client("sqs")
         topic_arn = sns.create_topic(Name=self.topic_arn.rsplit(":", 1)[-1])["TopicArn"]
         if topic_arn != self.topic_arn:
-            raise RuntimeError(
-                f"moto topic {topic_arn} differs from the definition's {self.topic_arn}"
-            )
+            raise RuntimeError(f"moto topic {topic_arn} differs from the stack's {self.topic_arn}")
         self._queue_url = sqs.create_queue(QueueName="stepline-local-notifications")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        notifications = self.workdir / "notifications.jsonl"
+        if notifications.exists():
+            self.notifications = [
+                json.loads(line) for line in notifications.read_text().splitlines() if line
+            ]
+        self._restored_notifications = len(self.notifications)
         if self.local_tasks:
             from stepline.local.services import LocalServices
 
@@ -169,11 +265,144 @@ class LocalSession:
                 environment_overrides=quiet,
                 capture_stdout=not self.lambda_logs,
             )
+        self.stepfunctions = LocalStepFunctions(
+            self.deployed,
+            task_handler=self.services,
+            virtual_time=self.virtual_time,
+            mock_config=self.mock_config,
+            test_case=self.test_case,
+        )
+        self.events = LocalEventBridge(self.deployed, self.stepfunctions)
+        self.stepfunctions.on_status_change = self.events.on_status_change
+        self.stepfunctions.adopt(
+            LocalExecution(
+                arn=record["arn"],
+                name=record["name"],
+                machine=self.deployed.machine(record["machine"]),
+                input=record["input"],
+                start_date=record["start_date"],
+                status=record["status"],
+                stop_date=record.get("stop_date"),
+                output=record.get("output"),
+                error=record.get("error"),
+                cause=record.get("cause"),
+                parent=record.get("parent"),
+            )
+            for record in self._execution_index()
+        )
 
-    # -- landing files and replaying events -------------------------------------------
+    def _provision_tables(self) -> None:
+        """Create the stack's DynamoDB tables in moto, as the template declares them."""
+        from stepline.definition import TemplateResolver, load_template
+
+        template = load_template(self.deployed.project_root / "template.yaml")
+        resolver = TemplateResolver(
+            template,
+            self.deployed.parameters,
+            stack_name=self.deployed.stack_name,
+            region=_REGION,
+            project_root=self.deployed.project_root,
+        )
+        dynamodb = self.client("dynamodb")
+        for logical_id, resource in template["Resources"].items():
+            if resource.get("Type") != "AWS::DynamoDB::Table":
+                continue
+            properties = resolver.resolve(resource["Properties"])
+            dynamodb.create_table(
+                TableName=self.deployed.resources[logical_id],
+                KeySchema=properties["KeySchema"],
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
+                **(
+                    {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+                    if properties.get("GlobalSecondaryIndexes")
+                    else {}
+                ),
+            )
+
+    def _tables(self) -> list[str]:
+        return [str(self.deployed.resources[logical_id]) for logical_id in self._table_ids()]
+
+    def _table_ids(self) -> set[str]:
+        from stepline.definition import load_template
+
+        template = load_template(self.deployed.project_root / "template.yaml")
+        return {
+            logical_id
+            for logical_id, resource in template["Resources"].items()
+            if resource.get("Type") == "AWS::DynamoDB::Table"
+        }
+
+    def _restore_ledger(self) -> None:
+        path = self.workdir / "ledger.json"
+        if not path.exists():
+            return
+        dynamodb = self.client("dynamodb")
+        for table, items in json.loads(path.read_text()).items():
+            for start in range(0, len(items), 25):
+                dynamodb.batch_write_item(
+                    RequestItems={
+                        table: [
+                            {"PutRequest": {"Item": item}} for item in items[start : start + 25]
+                        ]
+                    }
+                )
+
+    def _execution_index(self) -> list[dict[str, Any]]:
+        path = self.workdir / "executions" / "index.json"
+        return list(json.loads(path.read_text())) if path.exists() else []
+
+    def _save(self) -> None:
+        assert self.lake is not None
+        for bucket in self.buckets:
+            self.lake.save_bucket(bucket)
+        dynamodb = self.client("dynamodb")
+        ledger: dict[str, list[dict[str, Any]]] = {}
+        for table in self._tables():
+            paginator = dynamodb.get_paginator("scan")
+            ledger[table] = [
+                item for page in paginator.paginate(TableName=table) for item in page["Items"]
+            ]
+        _write_atomically(self.workdir / "ledger.json", json.dumps(ledger, indent=1))
+        if self.stepfunctions is not None:
+            folder = self.workdir / "executions"
+            folder.mkdir(exist_ok=True)
+            index = []
+            for execution in self.stepfunctions.executions():
+                index.append(
+                    {
+                        "arn": execution.arn,
+                        "name": execution.name,
+                        "machine": execution.machine.logical_id,
+                        "input": execution.input,
+                        "start_date": execution.start_date,
+                        "status": execution.status,
+                        "stop_date": execution.stop_date,
+                        "output": execution.output,
+                        "error": execution.error,
+                        "cause": execution.cause,
+                        "parent": execution.parent,
+                    }
+                )
+                if execution.result is not None:
+                    history = folder / execution.machine.mock_name / f"{execution.name}.json"
+                    history.parent.mkdir(parents=True, exist_ok=True)
+                    _write_atomically(history, json.dumps(execution.result.history))
+            _write_atomically(folder / "index.json", json.dumps(index, indent=1))
+        new = self.notifications[self._restored_notifications :]
+        if new:
+            with (self.workdir / "notifications.jsonl").open("a") as out:
+                for note in new:
+                    out.write(json.dumps(note) + "\n")
+            self._restored_notifications = len(self.notifications)
+
+    # -- landing files and delivering events -------------------------------------------
 
     def land_file(self, path: Path, key: str) -> dict[str, Any]:
-        """Upload a local file to the raw bucket at ``key``; return its Object Created event."""
+        """Upload a local file to the raw bucket at ``key``; return its Object Created event.
+
+        The event carries the key URL-encoded, as S3 sends it to EventBridge.
+        """
         from stepline.sample_data import object_created_event
 
         assert self.lake is not None, "use LocalSession as a context manager"
@@ -182,27 +411,45 @@ class LocalSession:
         target = self.lake.path_for(uri)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        self.lake.push(uri)
+        with target.open("rb") as body:
+            put = self.client("s3").put_object(Bucket=self.raw_bucket, Key=key, Body=body)
         head = self.client("s3").head_object(Bucket=self.raw_bucket, Key=key)
         return object_created_event(
             bucket=self.raw_bucket,
             key=key,
             size=head["ContentLength"],
             etag=head["ETag"].strip('"'),
-            version_id=head.get("VersionId"),
+            version_id=put.get("VersionId"),
+            time=self.stepfunctions.clock.now(),
+            # S3's sequencer grows with each change of a key: a later upload sorts later.
+            sequencer=f"{time.time_ns():020X}",
         )
 
     def has_object(self, event: dict[str, Any]) -> bool:
         """Whether the object an Object Created event names exists in local S3."""
+        from urllib.parse import unquote_plus
+
         detail = event.get("detail", {})
         bucket, key = detail.get("bucket", {}).get("name"), detail.get("object", {}).get("key")
         if bucket not in self.buckets or not key:
             return False
         try:
-            self.client("s3").head_object(Bucket=bucket, Key=key)
+            self.client("s3").head_object(Bucket=bucket, Key=unquote_plus(key))
         except self.client("s3").exceptions.ClientError:
             return False
         return True
+
+    def deliver(self, event: dict[str, Any], *, times: int = 1) -> list[Any]:
+        """Put an event on the local bus ``times`` times (at least once, as EventBridge does)."""
+        deliveries = []
+        for _ in range(times):
+            deliveries.extend(self.events.put_event(event))
+        return deliveries
+
+    def wait(self, timeout: float = 3600) -> list[dict[str, Any]]:
+        """Wait until no execution runs; return the notifications published meanwhile."""
+        self.stepfunctions.wait_idle(timeout=timeout)
+        return self.drain_notifications()
 
     def drain_notifications(self) -> list[dict[str, Any]]:
         """Every message published to the topic since the last drain, in order."""
@@ -213,51 +460,119 @@ class LocalSession:
                 "Messages", []
             )
             if not batch:
-                return found
+                break
             for message in batch:
                 found.append(_parse_notification(message["Body"]))
                 sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.notifications.extend(found)
+        return found
+
+    def arrival_of(self, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The arrival execution name and input the starter would give this event."""
+        return arrival_for_event(self.deployed, event)
 
     def replay(self, event: dict[str, Any], *, execution_name: str | None = None) -> LocalRun:
-        """Run the deployed definition on one arrival event; capture what it published."""
-        from stepline.local.engine import run_state_machine
+        """Run one arrival of this event as a fresh execution (an engineer's rerun), to its end.
 
+        Unlike :meth:`deliver`, a replay is never a duplicate: its name is the
+        starter's plus a unique suffix. Everything it causes (the date's
+        publish) runs to its end too.
+        """
         self.drain_notifications()
-        result = run_state_machine(
-            self.deployed.definition,
-            event,
-            mock_config=self.mock_config,
-            test_case=self.test_case,
-            state_machine_name=MOCK_STATE_MACHINE_NAME,
-            task_handler=self.services,
-            virtual_time=self.virtual_time,
-            execution_name=execution_name or _execution_name(event),
+        before = {execution.arn for execution in self.stepfunctions.executions()}
+        name, arrival_input = self.arrival_of(event)
+        execution = self.stepfunctions.start_execution(
+            ARRIVAL_MACHINE,
+            arrival_input,
+            name=execution_name or f"{name[:60]}-replay-{uuid.uuid4().hex[:8]}",
         )
-        return LocalRun(event=event, result=result, notifications=self.drain_notifications())
+        notifications = self.wait()
+        caused = [e for e in self.stepfunctions.executions() if e.arn not in before]
+        if execution.result is None:
+            raise RuntimeError(f"{execution.name} ended without a result: {execution.cause}")
+        return LocalRun(
+            event=event, result=execution.result, notifications=notifications, executions=caused
+        )
+
+    # -- the run ledger -----------------------------------------------------------------
+
+    def ledger_items(self, run_date: str | None = None) -> list[dict[str, Any]]:
+        """Ledger items as plain Python values (one date, or all)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        deserializer = TypeDeserializer()
+        dynamodb = self.client("dynamodb")
+        if run_date is None:
+            pages = dynamodb.get_paginator("scan").paginate(TableName=self.ledger_table)
+        else:
+            pages = dynamodb.get_paginator("query").paginate(
+                TableName=self.ledger_table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"DATE#{run_date}"}},
+                ConsistentRead=True,
+            )
+        return [
+            {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
+            for page in pages
+            for item in page["Items"]
+        ]
+
+    def store_day(self, run_date: str, store_id: str) -> dict[str, Any] | None:
+        for item in self.ledger_items(run_date):
+            if item["sk"] == f"STORE#{store_id}":
+                return item
+        return None
+
+    def publish_record(self, run_date: str) -> dict[str, Any] | None:
+        for item in self.ledger_items(run_date):
+            if item["sk"] == "PUBLISH":
+                return item
+        return None
 
 
-def _use_fake_credentials() -> None:
-    """moto needs credentials to sign requests; never let a local run find real ones."""
-    import os
+def arrival_for_event(stack: Any, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The arrival execution name and input the stack's starter gives an S3 event.
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": _REGION,
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
-
-
-def _execution_name(event: dict[str, Any]) -> str:
-    """A readable name, unique per replay (at most 80 characters, no ``/``).
-
-    Replays of the same event are distinct executions locally, as an engineer's
-    reruns are; deduplicating redelivered events is the trigger's job.
+    Runs the starter's own definition (its naming is the one source of the
+    name), answering its StartExecution with a capture instead of starting anything.
     """
-    detail = event.get("detail", {})
-    key = detail.get("object", {}).get("key", "event")
-    parts = [p.split("=", 1)[-1] for p in key.split("/")[1:]]
-    readable = "".join(c if c.isalnum() or c in "-_" else "-" for c in "-".join(parts))[:60]
-    return f"{readable}-{uuid.uuid4().hex[:12]}"
+    from stepline.local.engine import TaskInvocation, run_state_machine
+
+    captured: dict[str, Any] = {}
+
+    def capture(invocation: TaskInvocation) -> Any:
+        if invocation.service == "stepfunctions":
+            captured.update(invocation.parameters)
+            return {"ExecutionArn": "captured", "StartDate": "1970-01-01T00:00:00.000Z"}
+        return {}
+
+    starter = stack.machine(STARTER_MACHINE)
+    result = run_state_machine(starter.definition, event, task_handler=capture)
+    if "Name" not in captured:
+        raise ValueError(
+            f"the arrival starter started no arrival for this event: {result.error}: {result.cause}"
+        )
+    arrival_input = captured["Input"]
+    if isinstance(arrival_input, str):
+        arrival_input = json.loads(arrival_input)
+    return str(captured["Name"]), arrival_input
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimal numbers as int (or the Decimal when it has a fraction)."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write then rename, so an interrupted command never leaves half a file behind."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
