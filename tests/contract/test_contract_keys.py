@@ -68,26 +68,30 @@ def test_objects_outside_sales_are_not_ours(key: str) -> None:
 
 
 def test_output_keys_follow_the_layout() -> None:
-    """Validated, rejects and rejection keys are derived from the raw key's date, store and name."""
+    """Validated, rejects and rejection keys: the raw key's date, store and name, under the run."""
     parsed = parse_raw_key("sales/date=2026-11-20/store=store_001/evening.csv.gz")
-    assert parsed.validated_prefix_key == "validated/sales/date=2026-11-20/store=store_001/"
-    assert parsed.validated_key == "validated/sales/date=2026-11-20/store=store_001/evening.csv.gz"
-    assert (
-        parsed.rejects_key
-        == "quarantine/sales/date=2026-11-20/store=store_001/evening.rejects.csv"
-    )
-    assert (
-        parsed.rejection_key
-        == "quarantine/sales/date=2026-11-20/store=store_001/evening.rejection.json"
-    )
+    run = "2026-11-20_store_001_0123456789ab"
+    base = f"date=2026-11-20/store=store_001/run={run}/"
+    assert parsed.validated_prefix_key(run) == f"validated/sales/{base}"
+    assert parsed.validated_key(run) == f"validated/sales/{base}evening.csv.gz"
+    assert parsed.rejects_key(run) == f"quarantine/sales/{base}evening.rejects.csv"
+    assert parsed.rejection_key(run) == f"quarantine/sales/{base}evening.rejection.json"
 
 
 def test_unmatched_key_record_uses_the_url_quoted_key() -> None:
-    """Keys breaking the pattern are recorded under quarantine/unmatched_keys/, quoted."""
+    """Keys breaking the pattern are recorded under quarantine/unmatched_keys/<run>/, quoted."""
     assert (
-        unmatched_key_rejection_key("sales/2026-11-20/a b.csv")
-        == "quarantine/unmatched_keys/sales%2F2026-11-20%2Fa%20b.csv.rejection.json"
+        unmatched_key_rejection_key("sales/2026-11-20/a b.csv", "unmatched_0123456789abcdef")
+        == "quarantine/unmatched_keys/run=unmatched_0123456789abcdef/"
+        "sales%2F2026-11-20%2Fa%20b.csv.rejection.json"
     )
+
+
+@pytest.mark.parametrize("run", ["", "a b", "../up", "x" * 81])
+def test_output_keys_refuse_a_run_id_that_is_not_a_segment(run: str) -> None:
+    """A run id outside [A-Za-z0-9_-]{1,80} cannot name an output."""
+    with pytest.raises(ValueError, match="run id"):
+        parse_raw_key("sales/date=2026-11-20/store=s/x.csv").validated_key(run)
 
 
 def test_raw_key_builder_round_trips() -> None:

@@ -61,7 +61,8 @@ def test_object_created_event_parses_with_powertools() -> None:
     )
     parsed = parse(event=event, model=S3EventNotificationEventBridgeModel)
     assert parsed.detail_type == "Object Created" and parsed.source == "aws.s3"
-    assert parsed.detail.object.key == "sales/date=2026-11-20/store=s1/a+b.csv"
+    # URL-encoded as S3 sends keys to EventBridge: '=' as %3D, a space as '+'.
+    assert parsed.detail.object.key == "sales/date%3D2026-11-20/store%3Ds1/a+b.csv"
     assert parsed.detail.object.version_id == "v1"
     assert parsed.detail.reason == "PutObject"
 

@@ -19,7 +19,8 @@ SAMPLES = ROOT / "events" / "samples"
 LAKE = "stepline-sales-dev-lake-123456789012-us-east-1"
 RAW = "stepline-sales-dev-raw-123456789012-us-east-1"
 KEY = "sales/date=2026-11-20/store=store_002/sales.csv"
-PARTITION = "date=2026-11-20/store=store_002/"
+RUN = "2026-11-20_store_002_0123456789ab"
+PARTITION = f"date=2026-11-20/store=store_002/run={RUN}/"
 VALIDATED_KEY = f"validated/sales/{PARTITION}sales.csv.gz"
 REJECTS_KEY = f"quarantine/sales/{PARTITION}sales.rejects.csv"
 REJECTION_KEY = f"quarantine/sales/{PARTITION}sales.rejection.json"
@@ -32,8 +33,8 @@ HEADER = ",".join(COLUMNS).encode() + b"\n"
 CLEAN_ROW = b"o-1,store_002,2026-11-20T10:00:00Z,GRO-1,Grocery,1,2.50\n"
 
 
-def validate(lake, event):
-    return validate_event(event, settings=lake.settings, s3=lake.s3)
+def validate(lake, event, run=RUN):
+    return validate_event(event, settings=lake.settings, s3=lake.s3, run=run)
 
 
 def test_accepted_file_writes_validated_gzip_and_rejects(lake) -> None:
@@ -59,8 +60,8 @@ def test_clean_file_writes_no_rejects(lake) -> None:
     assert lake.listing() == [VALIDATED_KEY]
 
 
-def test_rejected_file_writes_a_record_and_removes_the_earlier_validated_copy(lake) -> None:
-    """A rejected re-upload records why and deletes the validated copy of the earlier version."""
+def test_a_retried_run_that_is_now_rejected_removes_its_own_validated_copy(lake) -> None:
+    """Within one run id, a rejection records why and deletes what an earlier attempt wrote."""
     validate(lake, lake.land(KEY, GOOD))
     result = validate(lake, lake.land(KEY, BAD_HEADER))
     assert not result.accepted
@@ -80,11 +81,31 @@ def test_rejected_file_writes_a_record_and_removes_the_earlier_validated_copy(la
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", record["validated_at"])
 
 
-def test_accepted_re_upload_removes_the_earlier_rejection_record(lake) -> None:
-    """Fixing a rejected file and re-uploading it clears the stale rejection record."""
+def test_an_accepted_retry_of_a_run_removes_its_own_rejection_record(lake) -> None:
+    """Within one run id, an accepted attempt clears the rejection record of an earlier one."""
     validate(lake, lake.land(KEY, BAD_HEADER))
     validate(lake, lake.land(KEY, HEADER + CLEAN_ROW))
     assert lake.listing() == [VALIDATED_KEY]
+
+
+def test_two_runs_of_one_store_day_never_touch_each_other(lake) -> None:
+    """Another run (a corrected re-upload) writes beside the first run's outputs, never over."""
+    validate(lake, lake.land(KEY, GOOD))
+    first = {key: lake.read(key) for key in lake.listing()}
+    other = "2026-11-20_store_002_ffffffffffff"
+    result = validate(lake, lake.land(KEY, BAD_HEADER), run=other)
+    assert not result.accepted
+    assert {key: lake.read(key) for key in first} == first
+    assert f"quarantine/sales/date=2026-11-20/store=store_002/run={other}/sales.rejection.json" in (
+        lake.listing()
+    )
+
+
+@pytest.mark.parametrize("run", ["", "has space", "a/b", "x" * 81])
+def test_a_run_id_that_cannot_be_a_key_segment_is_refused(lake, run: str) -> None:
+    """The run id becomes a path segment: anything but 1-80 of [A-Za-z0-9_-] raises."""
+    with pytest.raises(ValueError, match="run id"):
+        validate(lake, lake.land(KEY, GOOD), run=run)
 
 
 def test_too_many_bad_rows_rejects_but_keeps_the_rejects_file(lake) -> None:
@@ -151,7 +172,9 @@ def test_key_breaking_the_pattern_is_recorded_under_unmatched_keys(lake) -> None
     assert not result.accepted
     assert (result.run_date, result.store_id, result.validated_prefix) == (None, None, None)
     assert result.rejection_reason.startswith("key does not match sales/date=YYYY-MM-DD/")
-    record_key = "quarantine/unmatched_keys/sales%2F2026-11-20%2Fstore_002.csv.rejection.json"
+    record_key = (
+        f"quarantine/unmatched_keys/run={RUN}/sales%2F2026-11-20%2Fstore_002.csv.rejection.json"
+    )
     assert lake.listing() == [record_key]
     assert json.loads(lake.read(record_key))["source"]["key"] == "sales/2026-11-20/store_002.csv"
 
@@ -182,15 +205,35 @@ def test_missing_object_is_a_fault_not_a_rejection(lake) -> None:
 
 
 def test_result_keys_are_exactly_what_the_state_machine_reads(lake) -> None:
-    """The result has every $.Payload field the ASL ResultSelector reads, plus reasons."""
-    asl = json.loads((ROOT / "statemachines" / "sales_pipeline.asl.json").read_text())
-    selector = asl["States"]["Validate the sales file"]["ResultSelector"]
-    read = {path.removeprefix("$.Payload.") for path in selector.values()}
+    """Every $validation field the arrival ASL reads is in the result (plus rows and reasons)."""
+    text = (ROOT / "statemachines" / "sales_arrival.asl.json").read_text()
+    read = set(re.findall(r"\$validation\.([a-z_]+)", text))
+    read |= set(re.findall(r"\$states\.input\.([a-z_]+)", _state(text, "Was the file accepted?")))
+    assert read, "the arrival reads the validation result"
     for data in (GOOD, BAD_HEADER):
         payload = validate(lake, lake.land(KEY, data)).model_dump(mode="json")
-        assert set(payload) == read | {"reasons"}
+        assert read <= set(payload)
     bad_key = validate(lake, lake.land("sales/x.csv", GOOD)).model_dump(mode="json")
-    assert set(bad_key) == read | {"reasons"}
+    assert read <= set(bad_key)
+
+
+def _state(asl_text: str, name: str) -> str:
+    return json.dumps(json.loads(asl_text)["States"][name])
+
+
+def test_handler_takes_the_arrival_request_and_scopes_outputs_by_its_run(lake, monkeypatch) -> None:
+    """The arrival sends {event, run}; the run id names every output key."""
+    monkeypatch.setenv("DATA_LAKE_BUCKET", LAKE)
+    monkeypatch.setenv("MAX_REJECT_RATIO", "0.05")
+    app.get_s3_client.cache_clear()
+    try:
+        payload = app.lambda_handler(
+            {"event": lake.land(KEY, GOOD), "run": RUN}, _LambdaContext()
+        )
+    finally:
+        app.get_s3_client.cache_clear()
+    assert payload["validated_prefix"] == f"s3://{LAKE}/validated/sales/{PARTITION}"
+    assert lake.listing() == [REJECTS_KEY, VALIDATED_KEY]
 
 
 def test_handler_validates_with_settings_from_the_environment(lake, monkeypatch, capsys) -> None:
