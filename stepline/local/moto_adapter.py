@@ -111,7 +111,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_funct
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning, ProgramStopped
 from moto.stepfunctions.parser.asl.parse import preprocessor as asl_preprocessor
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
@@ -1373,6 +1373,14 @@ def _choice_eval_state(self: Any, env: Environment) -> None:
     env.stack.append(self.default_state.state_name)
 
 
+def _set_error_unless_stopped(self: Environment, error: Any) -> None:
+    # StopExecution is final on AWS: the execution is ABORTED whatever the Task that
+    # was running does afterwards. moto let a later failure overwrite the stop.
+    if run_for_env(self) is not None and isinstance(self.program_state(), ProgramStopped):
+        return None
+    return cast(None, _original("stop-is-final")(self, error))
+
+
 def _dynamodb_from_error(self: Any, env: Environment, ex: Exception) -> FailureEvent:
     # moto's DynamoDB integration names every error that is not a boto ClientError
     # DynamoDB.AmazonDynamoDBException, so a mocked or locally answered
@@ -1491,6 +1499,19 @@ def _execute_lambda_function_integration(
 _P = "moto.stepfunctions.parser"
 
 ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
+    Adaptation(
+        name="stop-is-final",
+        target=f"{_P}.asl.eval.environment:Environment.set_error",
+        kind="wrap",
+        why=(
+            "A stopped execution stays ABORTED on AWS; moto let the failure of the Task that "
+            "was running when StopExecution came overwrite the stop with FAILED."
+        ),
+        source_sha256="6447409d405612c0",
+        scope="stepline-runs",
+        expected_parameters=("self", "error"),
+        install=_replace("stop-is-final", _set_error_unless_stopped),
+    ),
     Adaptation(
         name="dynamodb-answered-errors",
         target=f"{_P}.asl.component.state.exec.state_task.service.state_task_service_dynamodb:"

@@ -185,6 +185,8 @@ class LocalSession:
                         error="Stepline.LocalSessionEnded",
                         cause="The local command ended while the execution was running.",
                     )
+            # Stopped first, so an execution paused by a test ends ABORTED, not FAILED.
+            self.stepfunctions.hooks.abort_all()
             with contextlib.suppress(TimeoutError):
                 self.stepfunctions.wait_idle(timeout=120)
             self.drain_notifications()

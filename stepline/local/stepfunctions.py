@@ -168,6 +168,14 @@ class TaskHooks:
         with self._lock:
             self._faults.append(_Fault(machine, state, error, cause, times))
 
+    def abort_all(self) -> None:
+        """Let every paused execution go on, failing the Task it stands at."""
+        with self._lock:
+            gates = list(self._gates)
+        for gate in gates:
+            if not gate.released.is_set():
+                gate.abort()
+
     def before_task(self, machine: DeployedMachine, invocation: TaskInvocation) -> None:
         names = (machine.mock_name, machine.name, machine.logical_id)
         execution = str(invocation.context.get("Execution", {}).get("Name", ""))
@@ -384,16 +392,37 @@ class LocalStepFunctions:
 
     def wait_idle(self, timeout: float = DEFAULT_GUARD_SECONDS) -> None:
         """Return when no execution is running, including the ones running ones started."""
+        self.wait_until(
+            lambda executions: not any(e.running for e in executions),
+            timeout=timeout,
+            what="every execution to end",
+        )
+
+    def wait_for(self, name: str, timeout: float = DEFAULT_GUARD_SECONDS) -> LocalExecution:
+        """The execution called ``name``, once it has started and ended."""
+        self.wait_until(
+            lambda executions: any(e.name == name and not e.running for e in executions),
+            timeout=timeout,
+            what=f"{name} to end",
+        )
+        return self.get(name)
+
+    def wait_until(
+        self,
+        condition: Callable[[list[LocalExecution]], bool],
+        *,
+        timeout: float = DEFAULT_GUARD_SECONDS,
+        what: str = "a condition on the executions",
+    ) -> None:
+        """Block until ``condition(all executions)`` holds (checked at every start and end)."""
         deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)
-        while True:
-            with self._lock:
-                running = [e for e in self._executions.values() if e.running]
-                if not running:
-                    return
+        with self._lock:
+            while not condition(list(self._executions.values())):
                 left = (deadline - dt.datetime.now(dt.UTC)).total_seconds()
                 if left <= 0:
+                    running = [e.name for e in self._executions.values() if e.running]
                     raise TimeoutError(
-                        f"still running after {timeout} s: {', '.join(e.name for e in running)}"
+                        f"waited {timeout} s for {what}; still running: {', '.join(running)}"
                     )
                 self._lock.wait(min(left, 1.0))
 
@@ -482,6 +511,7 @@ class LocalStepFunctions:
                 parent=parent,
             )
             self._executions[arn] = execution
+            self._lock.notify_all()
         return execution, True
 
     def _run(self, execution: LocalExecution) -> None:
@@ -517,11 +547,15 @@ class LocalStepFunctions:
             )
             execution.stop_date = result.stop_date or _iso(self.clock.now())
         finally:
-            execution._done.set()
-            with self._lock:
-                self._lock.notify_all()
-        if not machine.express and self.on_status_change is not None:
-            self.on_status_change(execution)
+            try:
+                # Delivered before the execution counts as ended, so whatever the event
+                # starts (recovery) is already running when a waiter wakes up.
+                if not machine.express and self.on_status_change is not None:
+                    self.on_status_change(execution)
+            finally:
+                execution._done.set()
+                with self._lock:
+                    self._lock.notify_all()
 
     def _test_case_for(self, machine: DeployedMachine) -> str | None:
         if self.mock_config is None or self.test_case is None:
