@@ -249,19 +249,36 @@ def test_cleaned_generations_become_the_curated_day_in_the_layouts_column_order(
 
 
 @pytest.mark.spark
-def test_run_reads_only_the_generations_the_manifest_lists(spark, lake) -> None:
+def test_run_reads_only_the_generations_the_manifest_lists(spark, lake, tmp_path) -> None:
     """A stale (or newer) generation of a listed store-day on disk is not read."""
     listed = write_generation(spark, lake, "0042", "arrival-2", [("N1", "Toys", 1, "5.00")])
     write_generation(spark, lake, "0042", "arrival-1", [("OLD", "Toys", 9, "90.00")])
     write_generation(spark, lake, "0042", "arrival-3", [("NEW", "Fruit", 7, "70.00")])
     write_generation(spark, lake, "0077", "arrival-4", [("UNLISTED", "Toys", 1, "1.00")])
+    # As the local runtime calls it: a copy of the manifest naming local folders, read
+    # by the default (Spark) reader, and its own summary writer.
+    local = LocalLake(lake)
+    copy = tmp_path / "scratch/manifest.json"
+    copy.parent.mkdir()
+    copy.write_text(
+        json.dumps(
+            {
+                "run_date": RUN_DATE,
+                "publish": PUBLISH,
+                "store_days": [
+                    {"store_id": "0042", "run": "arrival-2", "clean_uri": local.resolve(listed)}
+                ],
+            }
+        )
+    )
 
-    summary = LocalLake(lake).run(spark, write_manifest(lake, [("0042", "arrival-2", listed)]))
+    summary = run(spark, str(copy), str(lake), write_text=local.write_text)
 
     assert curated_rows(spark, lake) == [("0042", "Toys", Decimal("5.00"), 1, 1, 0)]
     assert [(s["store_id"], s["run"], s["units"]) for s in summary["stores"]] == [
         ("0042", "arrival-2", 1)
     ]
+    assert list(local.written) == [f"{lake}/{sales_lake.summary_key(RUN_DATE, PUBLISH)}"]
 
 
 @pytest.mark.spark
