@@ -1,32 +1,37 @@
 """Stepline's Glue clean job: one store-day of validated sales -> typed, deduplicated Parquet.
 
-The state machine's "Clean the sales file" state starts this job (AWS Glue 5.0,
-Spark 3.5.4, Python 3.11) with::
+The arrival state machine's "Clean the sales file" state starts this job (AWS
+Glue 5.0, Spark 3.5.4, Python 3.11) once per arrival ``R`` (its execution
+name) with::
 
-    --run_date 2026-11-20 --store_id 0042
-    --validated_prefix s3://<lake>/validated/sales/date=2026-11-20/store=0042/
-    --clean_root s3://<lake>/clean/sales/
-    --metrics_root s3://<lake>/clean/_metrics/
+    --run_date 2026-11-20 --store_id 0042 --run_id R
+    --validated_prefix s3://<lake>/validated/sales/date=2026-11-20/store=0042/run=R/
+    --lake_root s3://<lake>/
 
 and the job
 
-1. extracts every validated gzip CSV of the store-day (``<validated_prefix>*.csv.gz``),
+1. extracts every validated gzip CSV of the arrival (``<validated_prefix>*.csv.gz``),
    reading all columns as text with an explicit schema;
 2. transforms: trims, types (``sold_at`` -> UTC timestamp plus its original
-   offset, ``quantity`` -> int, ``unit_price`` -> decimal(12,2), ``revenue`` =
-   quantity x unit_price as decimal(18,2)) and removes duplicate
-   ``(order_id, sku)`` lines, keeping the latest ``sold_at``;
-3. loads the result to ``<clean_root>sale_date=D/store_id=S/``, replacing that
-   one partition (a rerun replaces, never appends; other stores and days are
-   untouched);
+   offset, ``quantity``, ``unit_price`` and ``revenue`` = quantity x unit_price
+   to the clean zone's types, :data:`sales_lake.CLEAN_COLUMNS`) and removes
+   duplicate ``(order_id, sku)`` lines, keeping the latest ``sold_at``;
+3. loads the result to this arrival's own generation of the store-day,
+   ``<lake_root>clean/sales/sale_date=D/store_id=S/run=R/``
+   (:func:`sales_lake.clean_run_key`), replacing that one folder: a retry of
+   the arrival replaces it, and another arrival's generation of the same
+   store-day, other stores and other days are never touched (the run ledger,
+   not this job, says which generation is the store-day's data);
 4. writes the counts ``{"run_date", "store_id", "rows_in", "duplicates_removed",
-   "rows_out"}`` as one JSON object to ``<metrics_root>date=D/store=S.json``,
-   which the next state reads for the run's notification.
+   "rows_out"}`` as one JSON object to
+   ``<lake_root>clean/_metrics/date=D/store=S/run=R.json``
+   (:func:`sales_lake.clean_metrics_key`), which the next state reads.
 
-This file is uploaded to S3 as the Glue script, so it imports nothing from
-Stepline: only PySpark, boto3 and the standard library. Glue-only modules are
-imported inside :func:`main`, so the module (and its tests) run on plain
-PySpark, and the local runtime calls :func:`run` with local paths.
+Glue uploads this file as the job script and ships ``emr_jobs/sales_lake.py``
+beside it (``--extra-py-files``); apart from that module it imports only
+PySpark, boto3 and the standard library. Glue-only modules are imported inside
+:func:`main`, so the module (and its tests) run on plain PySpark, and the local
+runtime calls :func:`run` with local paths.
 """
 
 from __future__ import annotations
@@ -35,17 +40,24 @@ import argparse
 import datetime as dt
 import json
 import logging
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import DecimalType, StringType, StructField, StructType
+from pyspark.sql.types import DataType, DecimalType, StringType, StructField, StructType
+
+if TYPE_CHECKING:  # mypy checks against the repository's module
+    from emr_jobs import sales_lake
+else:
+    try:  # on Glue the module ships beside the script (--extra-py-files)
+        import sales_lake
+    except ModuleNotFoundError:  # installed from this repository
+        from emr_jobs import sales_lake
 
 logger = logging.getLogger("stepline.clean_sales")
 
@@ -66,31 +78,27 @@ RAW_COLUMNS: tuple[str, ...] = (
 #: type is seen (and fails the job) instead of silently becoming NULL at read time.
 RAW_SCHEMA = StructType([StructField(name, StringType(), True) for name in RAW_COLUMNS])
 
-#: Mirrors ``sales_contract.layout.STORE_ID_PATTERN``; the store id becomes a
-#: path segment, so anything else is refused before a byte is written.
-STORE_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
+#: Mirrors ``sales_contract.layout.STORE_ID_PATTERN`` (a test keeps them equal);
+#: the store id becomes a path segment, so anything else is refused before a
+#: byte is written.
+STORE_ID_PATTERN = sales_lake.STORE_ID_PATTERN
 
-UNIT_PRICE_TYPE = DecimalType(12, 2)
-REVENUE_TYPE = DecimalType(18, 2)
+#: The clean zone's Parquet columns, names and types in file order, as the lake
+#: layout defines them. ``store_id`` and ``sale_date`` are not stored in the
+#: files: they are the Hive partition directories (and ``run`` the generation).
+CLEAN_SCHEMA: StructType = sales_lake.spark_schema(sales_lake.CLEAN_COLUMNS)
+CLEAN_FILE_COLUMNS: tuple[str, ...] = tuple(CLEAN_SCHEMA.fieldNames())
 
-#: Columns of the typed record produced by :func:`standardise`, in order.
-#: ``sold_at`` is the UTC instant; ``sold_at_offset`` keeps the offset the
-#: store wrote (``+05:30``; ``Z`` becomes ``+00:00``) so local time can be rebuilt.
-TYPED_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "store_id",
-    "sold_at",
-    "sold_at_offset",
-    "sku",
-    "category",
-    "quantity",
-    "unit_price",
-    "revenue",
-)
+#: The types :func:`standardise` gives the values, so the file has the zone's types.
+QUANTITY_TYPE: DataType = CLEAN_SCHEMA["quantity"].dataType
+UNIT_PRICE_TYPE: DataType = CLEAN_SCHEMA["unit_price"].dataType
+REVENUE_TYPE: DataType = CLEAN_SCHEMA["revenue"].dataType
 
-#: Columns written to the Parquet files. ``store_id`` and ``sale_date`` are not
-#: stored in the files: they are the Hive partition directories.
-CLEAN_FILE_COLUMNS: tuple[str, ...] = tuple(c for c in TYPED_COLUMNS if c != "store_id")
+#: Columns of the typed record produced by :func:`standardise`, in order: the
+#: store id (checked against the run's, then dropped) and the clean file's
+#: columns. ``sold_at`` is the UTC instant; ``sold_at_offset`` keeps the offset
+#: the store wrote (``+05:30``; ``Z`` becomes ``+00:00``) so local time can be rebuilt.
+TYPED_COLUMNS: tuple[str, ...] = ("store_id", *CLEAN_FILE_COLUMNS)
 
 #: The keys of the metrics JSON, which the state machine and notification read.
 METRICS_KEYS: tuple[str, ...] = (
@@ -115,13 +123,6 @@ class ContractBreachError(ValueError):
     """
 
 
-def _as_prefix(uri: str) -> str:
-    """``uri`` with exactly one trailing ``/``, so prefixes join the same way everywhere."""
-    if not uri or not uri.strip():
-        raise ValueError("a path/URI argument is empty")
-    return uri.rstrip("/") + "/"
-
-
 def _parse_run_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -133,29 +134,30 @@ def _parse_run_date(text: str) -> dt.date:
 class CleanArgs:
     """The clean job's arguments, checked once: a bad value fails before Spark does any work.
 
-    ``run_date`` may be given as a date or as ``YYYY-MM-DD`` text. Paths may be
+    ``run_date`` may be given as a date or as ``YYYY-MM-DD`` text. ``run_id`` is
+    the arrival's execution name: the generation this run writes. Paths may be
     ``s3://`` URIs (Glue), ``file://`` URIs or plain local paths (the local
-    runtime); roots and prefixes get a trailing ``/``.
+    runtime); the lake root and the prefix get a trailing ``/``.
     """
 
     run_date: dt.date
     store_id: str
+    run_id: str
     validated_prefix: str
-    clean_root: str
-    metrics_root: str
+    lake_root: str
 
     #: The job's argument names, as Glue passes them (``--run_date`` ...).
-    OPTION_NAMES = ("run_date", "store_id", "validated_prefix", "clean_root", "metrics_root")
+    OPTION_NAMES = ("run_date", "store_id", "run_id", "validated_prefix", "lake_root")
 
     def __post_init__(self) -> None:
         if isinstance(self.run_date, str):
             object.__setattr__(self, "run_date", _parse_run_date(self.run_date))
         if not isinstance(self.run_date, dt.date):
             raise TypeError(f"run_date must be a date or YYYY-MM-DD text, got {self.run_date!r}")
-        if not re.fullmatch(STORE_ID_PATTERN, self.store_id):
-            raise ValueError(f"store_id {self.store_id!r} does not match {STORE_ID_PATTERN}")
-        for name in ("validated_prefix", "clean_root", "metrics_root"):
-            object.__setattr__(self, name, _as_prefix(getattr(self, name)))
+        # Both become path segments: the layout refuses anything but its safe characters.
+        sales_lake.clean_run_key(self.run_date, self.store_id, self.run_id)
+        for name in ("validated_prefix", "lake_root"):
+            object.__setattr__(self, name, sales_lake.as_prefix(getattr(self, name)))
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> CleanArgs:
@@ -165,20 +167,19 @@ class CleanArgs:
             raise ValueError(
                 f"missing clean job argument(s): {', '.join('--' + m for m in missing)}"
             )
-        run_date = _parse_run_date(options["run_date"])
         return cls(
-            run_date=run_date,
+            run_date=_parse_run_date(options["run_date"]),
             store_id=options["store_id"],
+            run_id=options["run_id"],
             validated_prefix=options["validated_prefix"],
-            clean_root=options["clean_root"],
-            metrics_root=options["metrics_root"],
+            lake_root=options["lake_root"],
         )
 
     @classmethod
     def from_argv(cls, argv: Sequence[str]) -> CleanArgs:
         """Parse ``--run_date D --store_id S ...`` (the Glue argument names) without Glue."""
         parser = argparse.ArgumentParser(
-            prog="clean_sales.py", description="Clean one store-day of validated sales."
+            prog="clean_sales.py", description="Clean one arrival of a store-day's sales."
         )
         for name in cls.OPTION_NAMES:
             parser.add_argument(f"--{name}", required=True)
@@ -190,18 +191,20 @@ class CleanArgs:
 
     @property
     def source_glob(self) -> str:
-        """Every validated file of the store-day (one per raw file the store sent that day)."""
+        """Every validated file of the arrival (one per raw file the store sent)."""
         return f"{self.validated_prefix}*.csv.gz"
 
     @property
     def partition_uri(self) -> str:
-        """The one clean partition this run owns and replaces."""
-        return f"{self.clean_root}sale_date={self.run_date_text}/store_id={self.store_id}/"
+        """This run's generation of the store-day: the one folder it owns and replaces."""
+        return self.lake_root + sales_lake.clean_run_key(self.run_date, self.store_id, self.run_id)
 
     @property
     def metrics_uri(self) -> str:
         """Where the counts go; the state machine reads the same key."""
-        return f"{self.metrics_root}date={self.run_date_text}/store={self.store_id}.json"
+        return self.lake_root + sales_lake.clean_metrics_key(
+            self.run_date, self.store_id, self.run_id
+        )
 
 
 # --------------------------------------------------------------------------- extract
@@ -244,7 +247,7 @@ def standardise(raw: DataFrame) -> DataFrame:
     """
     text = raw.select(*[_trimmed(name).alias(name) for name in RAW_COLUMNS])
     offset = F.regexp_extract(F.col("sold_at"), _OFFSET_PATTERN, 1)
-    quantity = F.when(F.col("quantity").rlike(r"^[+-]?\d+$"), F.col("quantity").cast("int"))
+    quantity = F.when(F.col("quantity").rlike(r"^[+-]?\d+$"), F.col("quantity").cast(QUANTITY_TYPE))
     unit_price = F.col("unit_price").cast(UNIT_PRICE_TYPE)
     return text.select(
         F.col("order_id"),
@@ -337,15 +340,22 @@ def contract_breaches(
 
 
 def load(clean: DataFrame, partition_uri: str) -> None:
-    """Replace one store-day partition with ``clean``.
+    """Replace one generation of a store-day (``partition_uri``) with ``clean``.
 
-    Writing straight to the partition directory with mode ``overwrite``
+    Writing straight to the generation's directory with mode ``overwrite``
     replaces exactly that directory, whatever ``partitionOverwriteMode`` is,
-    so no other store or day can be touched. A store-day is one store's
-    daily file(s), so one Parquet file per partition keeps the zone free of
-    small files.
+    so no other generation, store or day can be touched. An arrival is one
+    store's file(s) of a day, so one Parquet file per generation keeps the
+    zone free of small files. The columns are checked against
+    :data:`CLEAN_SCHEMA` first: the aggregation step reads the files with that
+    schema, so a drift must fail here, not there.
     """
-    clean.select(*CLEAN_FILE_COLUMNS).coalesce(1).write.mode("overwrite").parquet(partition_uri)
+    files = clean.select(*CLEAN_FILE_COLUMNS)
+    got = [(field.name, field.dataType) for field in files.schema.fields]
+    want = [(field.name, field.dataType) for field in CLEAN_SCHEMA.fields]
+    if got != want:
+        raise TypeError(f"clean rows have columns {got}, the clean zone's are {want}")
+    files.coalesce(1).write.mode("overwrite").parquet(partition_uri)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -395,7 +405,7 @@ def write_metrics_json(
 
 
 def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -> dict[str, Any]:
-    """Clean one store-day end to end and return the counts it wrote.
+    """Clean one arrival of a store-day end to end and return the counts it wrote.
 
     Used by :func:`main` on Glue and by Stepline's local runtime (with local
     paths and its own ``write_metrics``). Raises :class:`ContractBreachError`
@@ -427,7 +437,7 @@ def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -
         "duplicates_removed": rows_in - rows_out,
         "rows_out": rows_out,
     }
-    # Last, so the counts only exist once the partition they describe does.
+    # Last, so the counts only exist once the generation they describe does.
     write_metrics(args.metrics_uri, metrics)
     logger.info("cleaned %s: %s", args.partition_uri, json.dumps(metrics))
     return metrics

@@ -1,4 +1,4 @@
-"""Fixtures for the Spark job tests: one local SparkSession and a validated-file writer.
+"""Fixtures for the Spark job tests: one local SparkSession, a validated-file writer, ASL text.
 
 The session is started once per test run (a JVM start costs seconds) with
 two cores, two shuffle partitions and no UI, bound to the loopback address.
@@ -9,11 +9,15 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonata import Jsonata
 
 from glue_jobs.clean_sales import RAW_COLUMNS
 
@@ -22,6 +26,8 @@ from glue_jobs.clean_sales import RAW_COLUMNS
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 ValidatedWriter = Callable[..., Path]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -66,10 +72,13 @@ def write_validated(lake: Path) -> ValidatedWriter:
         store_id: str,
         rows: Sequence[Sequence[object]],
         *,
+        run: str = "arrival-1",
         name: str = "sales",
         header: Sequence[str] = RAW_COLUMNS,
     ) -> Path:
-        folder = lake / "validated" / "sales" / f"date={run_date}" / f"store={store_id}"
+        folder = (
+            lake / "validated" / "sales" / f"date={run_date}" / f"store={store_id}" / f"run={run}"
+        )
         folder.mkdir(parents=True, exist_ok=True)
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\n")
@@ -80,3 +89,32 @@ def write_validated(lake: Path) -> ValidatedWriter:
         return path
 
     return write
+
+
+class StateMachine:
+    """One ASL file of ``statemachines/`` with its JSONata fields evaluated as Step Functions would.
+
+    ``${Name}`` placeholders are replaced from ``substitutions`` first (a
+    missing one fails the test); a ``{% ... %}`` value is evaluated with the
+    given variables, any other string is returned as is.
+    """
+
+    def __init__(self, file_name: str, substitutions: Mapping[str, str]) -> None:
+        self.definition = json.loads((REPO / "statemachines" / file_name).read_text())
+        self.substitutions = dict(substitutions)
+
+    def state(self, name: str) -> dict[str, Any]:
+        state: dict[str, Any] = self.definition["States"][name]
+        return state
+
+    def evaluate(self, value: str, variables: Mapping[str, Any]) -> Any:
+        text = re.sub(r"\$\{(\w+)\}", lambda match: self.substitutions[match[1]], value)
+        if not (text.startswith("{%") and text.endswith("%}")):
+            return text
+        return Jsonata(text[2:-2]).evaluate(None, dict(variables))
+
+
+@pytest.fixture
+def state_machine() -> Callable[[str, Mapping[str, str]], StateMachine]:
+    """Load an ASL file of this repository, ready to evaluate its JSONata fields."""
+    return StateMachine

@@ -1,4 +1,4 @@
-"""The Glue clean job: its contract, its transforms, and the partition and counts it writes."""
+"""The Glue clean job: its contract, its transforms, and the generation and counts it writes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from emr_jobs import sales_lake
 from glue_jobs import clean_sales
 from glue_jobs.clean_sales import (
-    CLEAN_FILE_COLUMNS,
     RAW_COLUMNS,
     RAW_SCHEMA,
     TYPED_COLUMNS,
@@ -24,19 +24,23 @@ from glue_jobs.clean_sales import (
     write_metrics_json,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 RUN_DATE = "2026-11-20"
 UTC = dt.UTC
 
 
-def clean_args(lake: Path, store_id: str, run_date: str = RUN_DATE) -> CleanArgs:
+def clean_args(
+    lake: Path, store_id: str, run_date: str = RUN_DATE, run_id: str = "arrival-1"
+) -> CleanArgs:
+    """The arguments the local runtime passes: the lake root as a local folder."""
     return CleanArgs.from_options(
         {
             "run_date": run_date,
             "store_id": store_id,
-            "validated_prefix": str(lake / f"validated/sales/date={run_date}/store={store_id}"),
-            "clean_root": str(lake / "clean/sales"),
-            "metrics_root": str(lake / "clean/_metrics"),
+            "run_id": run_id,
+            "validated_prefix": str(
+                lake / f"validated/sales/date={run_date}/store={store_id}/run={run_id}"
+            ),
+            "lake_root": str(lake),
         }
     )
 
@@ -69,23 +73,53 @@ def test_store_id_pattern_is_the_sales_contract_pattern() -> None:
     assert clean_sales.STORE_ID_PATTERN == layout.STORE_ID_PATTERN
 
 
-def test_glue_arguments_of_the_state_machine_are_the_jobs_arguments() -> None:
+def test_glue_arguments_of_the_state_machine_are_the_jobs_arguments(state_machine) -> None:
     """The "Clean the sales file" state passes exactly the arguments CleanArgs parses."""
-    definition = json.loads((REPO / "statemachines/sales_pipeline.asl.json").read_text())
-    arguments = definition["States"]["Clean the sales file"]["Parameters"]["Arguments"]
-    passed = {key.removesuffix(".$").removeprefix("--") for key in arguments}
-    assert passed == set(CleanArgs.OPTION_NAMES)
+    arrival = state_machine("sales_arrival.asl.json", {"DataLakeBucket": "lake"})
+    arguments = arrival.state("Clean the sales file")["Arguments"]["Arguments"]
+    assert [key.removeprefix("--") for key in arguments] == list(CleanArgs.OPTION_NAMES)
+
+
+def test_the_arrival_machine_reads_and_records_the_keys_the_job_writes(state_machine) -> None:
+    """The counts key the arrival reads and the clean prefix it records are CleanArgs' own."""
+    arrival = state_machine("sales_arrival.asl.json", {"DataLakeBucket": "lake"})
+    variables = {
+        "arrival": {"run_date": RUN_DATE, "store_id": "0042"},
+        "run": "arrival-7",
+        "validation": {
+            "validated_prefix": "s3://lake/validated/sales/date=2026-11-20/store=0042/run=arrival-7/"
+        },
+        "counts": {"duplicates_removed": 1, "rows_out": 4},
+        "states": {"context": {"State": {"EnteredTime": "2026-11-20T23:00:00Z"}}},
+    }
+    arguments = arrival.state("Clean the sales file")["Arguments"]["Arguments"]
+    args = CleanArgs.from_options(
+        {
+            key.removeprefix("--"): arrival.evaluate(value, variables)
+            for key, value in arguments.items()
+        }
+    )
+    read_key = arrival.evaluate(
+        arrival.state("Read the clean-step counts")["Arguments"]["Key"], variables
+    )
+    record = arrival.state("Record the cleaned store-day")["Arguments"]
+    recorded = arrival.evaluate(record["ExpressionAttributeValues"], variables)
+    assert args.metrics_uri == f"s3://lake/{read_key}"
+    assert args.partition_uri == recorded[":prefix"]["S"]
+    assert args.partition_uri == (
+        "s3://lake/clean/sales/sale_date=2026-11-20/store_id=0042/run=arrival-7/"
+    )
 
 
 def test_clean_args_parse_the_glue_arguments_into_paths() -> None:
-    """from_argv reads the Glue argument names and derives the partition and metrics paths."""
+    """from_argv reads the Glue argument names and derives the generation and metrics paths."""
     args = CleanArgs.from_argv(
         [
             "--run_date=2026-11-20",
             "--store_id=0042",
-            "--validated_prefix=s3://lake/validated/sales/date=2026-11-20/store=0042",
-            "--clean_root=s3://lake/clean/sales/",
-            "--metrics_root=s3://lake/clean/_metrics",
+            "--run_id=arrival-7",
+            "--validated_prefix=s3://lake/validated/sales/date=2026-11-20/store=0042/run=arrival-7",
+            "--lake_root=s3://lake",
         ]
     )
     assert args.run_date == dt.date(2026, 11, 20)
@@ -93,31 +127,38 @@ def test_clean_args_parse_the_glue_arguments_into_paths() -> None:
     assert args == CleanArgs(
         run_date="2026-11-20",  # type: ignore[arg-type]
         store_id="0042",
-        validated_prefix="s3://lake/validated/sales/date=2026-11-20/store=0042/",
-        clean_root="s3://lake/clean/sales",
-        metrics_root="s3://lake/clean/_metrics/",
+        run_id="arrival-7",
+        validated_prefix="s3://lake/validated/sales/date=2026-11-20/store=0042/run=arrival-7/",
+        lake_root="s3://lake/",
     )
-    assert args.source_glob == "s3://lake/validated/sales/date=2026-11-20/store=0042/*.csv.gz"
-    assert args.partition_uri == "s3://lake/clean/sales/sale_date=2026-11-20/store_id=0042/"
-    assert args.metrics_uri == "s3://lake/clean/_metrics/date=2026-11-20/store=0042.json"
+    assert args.source_glob == (
+        "s3://lake/validated/sales/date=2026-11-20/store=0042/run=arrival-7/*.csv.gz"
+    )
+    assert args.partition_uri == (
+        "s3://lake/clean/sales/sale_date=2026-11-20/store_id=0042/run=arrival-7/"
+    )
+    assert (
+        args.metrics_uri == "s3://lake/clean/_metrics/date=2026-11-20/store=0042/run=arrival-7.json"
+    )
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
         ("run_date", "2026-02-30", "not a YYYY-MM-DD date"),
-        ("store_id", "../0042", "does not match"),
-        ("clean_root", "", "missing clean job argument"),
+        ("store_id", "../0042", "store id .* does not match"),
+        ("run_id", "arrival/7", "run id .* does not match"),
+        ("lake_root", "", "missing clean job argument"),
     ],
 )
 def test_clean_args_refuse_bad_values(field: str, value: str, message: str) -> None:
-    """A bad date, a store id that is not a safe path segment, or a missing path fails at once."""
+    """A bad date, a store or run id that is not a safe path segment, or a missing root fails."""
     options = {
         "run_date": RUN_DATE,
         "store_id": "0042",
+        "run_id": "arrival-7",
         "validated_prefix": "s3://lake/validated/",
-        "clean_root": "s3://lake/clean/sales/",
-        "metrics_root": "s3://lake/clean/_metrics/",
+        "lake_root": "s3://lake/",
         field: value,
     }
     with pytest.raises(ValueError, match=message):
@@ -136,19 +177,18 @@ def test_write_metrics_json_puts_one_s3_object() -> None:
 
     s3 = FakeS3()
     metrics = {"run_date": RUN_DATE, "store_id": "0042", "rows_in": 3}
-    write_metrics_json(
-        "s3://lake/clean/_metrics/date=2026-11-20/store=0042.json", metrics, s3_client=s3
-    )
+    key = sales_lake.clean_metrics_key(RUN_DATE, "0042", "arrival-7")
+    write_metrics_json(f"s3://lake/{key}", metrics, s3_client=s3)
     assert len(s3.puts) == 1
     put = s3.puts[0]
-    assert (put["Bucket"], put["Key"]) == ("lake", "clean/_metrics/date=2026-11-20/store=0042.json")
+    assert (put["Bucket"], put["Key"]) == ("lake", key)
     assert json.loads(put["Body"]) == metrics
     assert put["ContentType"] == "application/json"
 
 
 def test_write_metrics_json_writes_a_local_file_from_a_file_uri(tmp_path: Path) -> None:
     """Locally a file:// URI (or a plain path) becomes a JSON file, parent folders created."""
-    target = tmp_path / "clean/_metrics/date=2026-11-20/store=0042.json"
+    target = tmp_path / sales_lake.clean_metrics_key(RUN_DATE, "0042", "arrival-7")
     write_metrics_json(target.as_uri(), {"rows_out": 2})
     assert json.loads(target.read_text()) == {"rows_out": 2}
     assert list(target.parent.iterdir()) == [target]
@@ -171,19 +211,19 @@ def test_standardise_trims_types_and_keeps_the_offset(spark) -> None:
     expected = spark.createDataFrame(
         [
             (
-                "o1", "0042", dt.datetime(2026, 11, 20, 3, 45, tzinfo=UTC), "+05:30",
+                "0042", "o1", dt.datetime(2026, 11, 20, 3, 45, tzinfo=UTC), "+05:30",
                 "SKU-1", "Produce", 3, Decimal("1.50"), Decimal("4.50"),
             ),
             (
-                "o2", "0042", dt.datetime(2026, 11, 20, 23, 59, 59, 123456, tzinfo=UTC), "+00:00",
+                "0042", "o2", dt.datetime(2026, 11, 20, 23, 59, 59, 123456, tzinfo=UTC), "+00:00",
                 "SKU-2", "Toys", -2, Decimal("10.00"), Decimal("-20.00"),
             ),
             (
-                "o3", "0042", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "-08:00",
+                "0042", "o3", dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "-08:00",
                 "SKU-3", "Toys", 1, Decimal("0.00"), Decimal("0.00"),
             ),
         ],
-        "order_id string, store_id string, sold_at timestamp, sold_at_offset string, sku string,"
+        "store_id string, order_id string, sold_at timestamp, sold_at_offset string, sku string,"
         " category string, quantity int, unit_price decimal(12,2), revenue decimal(18,2)",
     )  # fmt: skip
     assertDataFrameEqual(standardise(raw).select(*TYPED_COLUMNS), expected)
@@ -207,8 +247,8 @@ def test_dedupe_keeps_the_latest_line_whatever_the_input_order(spark) -> None:
 
 
 @pytest.mark.spark
-def test_run_writes_the_store_day_partition_and_its_counts(spark, lake, write_validated) -> None:
-    """All the store-day's files are read (quoted commas/newlines intact), deduped, and counted."""
+def test_run_writes_its_generation_and_its_counts(spark, lake, write_validated) -> None:
+    """All the arrival's files are read (quoted commas/newlines intact), deduped, and counted."""
     write_validated(
         RUN_DATE,
         "0042",
@@ -228,9 +268,8 @@ def test_run_writes_the_store_day_partition_and_its_counts(spark, lake, write_va
         ],
         name="evening",
     )
-    args = clean_args(lake, "0042")
 
-    metrics = run(spark, args, write_metrics=write_metrics_json)
+    metrics = run(spark, clean_args(lake, "0042"), write_metrics=write_metrics_json)
 
     expected_metrics = {
         "run_date": RUN_DATE,
@@ -240,11 +279,16 @@ def test_run_writes_the_store_day_partition_and_its_counts(spark, lake, write_va
         "rows_out": 4,
     }
     assert metrics == expected_metrics
-    assert json.loads(Path(args.metrics_uri).read_text()) == expected_metrics
-    partition = lake / "clean/sales/sale_date=2026-11-20/store_id=0042"
-    assert len(list(partition.glob("*.parquet"))) == 1
-    written = spark.read.parquet(str(partition))
-    assert tuple(written.columns) == CLEAN_FILE_COLUMNS
+    # The key the arrival machine's "Read the clean-step counts" state reads.
+    metrics_file = lake / sales_lake.clean_metrics_key(RUN_DATE, "0042", "arrival-1")
+    assert json.loads(metrics_file.read_text()) == expected_metrics
+    generation = lake / sales_lake.clean_run_key(RUN_DATE, "0042", "arrival-1")
+    assert len(list(generation.glob("*.parquet"))) == 1
+    written = spark.read.parquet(str(generation))
+    # Names, order and types of the layout's clean zone: what the aggregation step reads.
+    assert [(f.name, f.dataType) for f in written.schema.fields] == [
+        (f.name, f.dataType) for f in sales_lake.spark_schema(sales_lake.CLEAN_COLUMNS).fields
+    ]
     got = {(r.order_id, r.sku, r.category, r.quantity, r.revenue) for r in written.collect()}
     assert got == {
         ("A1", "SKU-1", 'Fruit, "fresh"', 3, Decimal("3.75")),
@@ -255,40 +299,52 @@ def test_run_writes_the_store_day_partition_and_its_counts(spark, lake, write_va
 
 
 @pytest.mark.spark
-def test_rerun_replaces_its_partition_and_leaves_the_others(spark, lake, write_validated) -> None:
-    """A rerun of a store-day replaces that partition only; other stores and days survive."""
+def test_run_replaces_only_its_own_generation(spark, lake, write_validated) -> None:
+    """A retry replaces its generation; another run's generation of the store-day is untouched."""
     metrics = RecordingMetricsWriter()
+    rows = {
+        ("0042", RUN_DATE, "arrival-1"): [("A1", "2026-11-20"), ("A2", "2026-11-20")],
+        ("0042", RUN_DATE, "arrival-2"): [("N1", "2026-11-20")],
+        ("0077", RUN_DATE, "arrival-3"): [("B1", "2026-11-20")],
+        ("0042", "2026-11-19", "arrival-4"): [("C1", "2026-11-19")],
+    }
+    for (store_id, run_date, run_id), lines in rows.items():
+        write_validated(
+            run_date,
+            store_id,
+            [(o, store_id, f"{d}T09:00:00Z", "S1", "Toys", "1", "1.00") for o, d in lines],
+            run=run_id,
+        )
+        run(spark, clean_args(lake, store_id, run_date, run_id), write_metrics=metrics)
+    # arrival-1 is retried after its validated files were replaced by one corrected line.
+    for old in (lake / f"validated/sales/date={RUN_DATE}/store=0042/run=arrival-1").iterdir():
+        old.unlink()
     write_validated(
         RUN_DATE,
         "0042",
-        [
-            ("A1", "0042", "2026-11-20T09:00:00Z", "S1", "Toys", "1", "1.00"),
-            ("A2", "0042", "2026-11-20T09:00:00Z", "S1", "Toys", "1", "1.00"),
-        ],
+        [("A9", "0042", "2026-11-20T12:00:00Z", "S1", "Toys", "4", "1.00")],
+        run="arrival-1",
     )
-    write_validated(
-        RUN_DATE, "0077", [("B1", "0077", "2026-11-20T09:00:00Z", "S1", "Toys", "1", "1.00")]
-    )
-    write_validated(
-        "2026-11-19", "0042", [("C1", "0042", "2026-11-19T09:00:00Z", "S1", "Toys", "1", "1.00")]
-    )
-    for store_id, run_date in (("0042", RUN_DATE), ("0077", RUN_DATE), ("0042", "2026-11-19")):
-        run(spark, clean_args(lake, store_id, run_date), write_metrics=metrics)
+    run(spark, clean_args(lake, "0042", RUN_DATE, "arrival-1"), write_metrics=metrics)
 
-    # The store resends its day with one corrected line and nothing else.
-    write_validated(
-        RUN_DATE, "0042", [("A9", "0042", "2026-11-20T12:00:00Z", "S1", "Toys", "4", "1.00")]
-    )
-    run(spark, clean_args(lake, "0042"), write_metrics=metrics)
+    def order_ids(run_date: str, store_id: str, run_id: str) -> list[str]:
+        folder = lake / sales_lake.clean_run_key(run_date, store_id, run_id)
+        return sorted(row.order_id for row in spark.read.parquet(str(folder)).collect())
 
-    def order_ids(relative: str) -> list[str]:
-        frame = spark.read.parquet(str(lake / "clean/sales" / relative))
-        return sorted(row.order_id for row in frame.collect())
-
-    assert order_ids("sale_date=2026-11-20/store_id=0042") == ["A9"]
-    assert order_ids("sale_date=2026-11-20/store_id=0077") == ["B1"]
-    assert order_ids("sale_date=2026-11-19/store_id=0042") == ["C1"]
-    assert [m["rows_out"] for _, m in metrics.calls] == [2, 1, 1, 1]  # fmt: skip
+    assert order_ids(RUN_DATE, "0042", "arrival-1") == ["A9"]
+    assert order_ids(RUN_DATE, "0042", "arrival-2") == ["N1"]
+    assert order_ids(RUN_DATE, "0077", "arrival-3") == ["B1"]
+    assert order_ids("2026-11-19", "0042", "arrival-4") == ["C1"]
+    store_day = lake / f"clean/sales/sale_date={RUN_DATE}/store_id=0042"
+    assert sorted(p.name for p in store_day.iterdir()) == ["run=arrival-1", "run=arrival-2"]
+    # Each run's counts go to its own key, so the retry's counts replace only arrival-1's.
+    assert [(uri, m["rows_out"]) for uri, m in metrics.calls] == [
+        (f"{lake}/{sales_lake.clean_metrics_key(d, store, r)}", rows_out)
+        for (store, d, r), rows_out in [
+            *zip(rows, [2, 1, 1, 1], strict=True),
+            (("0042", RUN_DATE, "arrival-1"), 1),
+        ]
+    ]
 
 
 @pytest.mark.spark
