@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepline.local.credentials import use_fake_credentials
 from stepline.local.lake import LocalLake
 
 DEFAULT_WORKDIR = Path(".stepline/local")
@@ -94,7 +95,7 @@ class LocalSession:
 
         from stepline.definition import load_deployed_definition
 
-        _use_fake_credentials()
+        use_fake_credentials(_REGION)
         self.deployed = load_deployed_definition(self.stage, region=_REGION)
         self._moto = mock_aws(
             config={
@@ -234,20 +235,6 @@ class LocalSession:
             execution_name=execution_name or _execution_name(event),
         )
         return LocalRun(event=event, result=result, notifications=self.drain_notifications())
-
-
-def _use_fake_credentials() -> None:
-    """moto needs credentials to sign requests; never let a local run find real ones."""
-    import os
-
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": _REGION,
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
 
 
 def _execution_name(event: dict[str, Any]) -> str:
