@@ -7,6 +7,7 @@ behaviour. Add a test here for every difference found, before fixing it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -326,3 +327,14 @@ def test_moto_outside_a_local_run_is_left_as_moto_ships_it() -> None:
     assert run(fail).error == "States.TaskFailed"
     described, _ = plain_moto(fail)
     assert described["error"] == "States.Runtime"
+
+
+def test_a_local_run_logs_no_moto_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    """moto's parser warns about integrations it does not optimise; a local run stays quiet."""
+    definition = machine(("Add", {"Type": "Task",
+                                  "Resource": "arn:aws:states:::elasticmapreduce:addStep.sync",
+                                  "Parameters": {"ClusterId": "j-1", "Step": {"Name": "s"}}}),
+                         ("Later", {"Type": "Pass", "Comment": "a new definition text"}))
+    with caplog.at_level(logging.WARNING):
+        run(definition, task_handler=lambda invocation: {})
+    assert not [record for record in caplog.records if record.name.startswith("moto")]

@@ -41,7 +41,13 @@ from moto.stepfunctions.parser.backend.execution_worker_comm import (
 from stepline.local.adapter import parsing
 from stepline.local.adapter.core import MOTO_SFN, Adaptation
 from stepline.local.adapter.history import ClockedEventManager
-from stepline.local.adapter.runs import Frame, RunHooks, current_run, iso_timestamp, link_frame
+from stepline.local.adapter.runs import (
+    Frame,
+    RunHooks,
+    in_stepline_work,
+    iso_timestamp,
+    link_frame,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -197,10 +203,10 @@ def prune_finished_threads() -> None:
 
 
 class _QuietInRuns(logging.Filter):
-    """Drops moto's log records emitted while evaluating a Stepline run."""
+    """Drops moto's log records emitted by a Stepline run or Stepline's own parsing."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return current_run() is None
+        return not in_stepline_work()
 
 
 def _quiet_moto_logging(adaptation: Adaptation) -> None:
@@ -263,7 +269,8 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
             "moto logs a failing state at ERROR level through every enclosing component, "
             "although in a workflow a failure is often expected control flow (a Catch on an "
             "enclosing Map or Parallel, a Fail state); a filter on moto's step-functions loggers "
-            "drops the records emitted by a Stepline run's threads."
+            "drops the records emitted by a Stepline run's threads (and by Stepline's parser, "
+            "which warns about every integration moto does not optimise)."
         ),
         canary="test_moto_logs_failed_states_at_error_level",
         source_sha256="7d7aa73b14eebc89",

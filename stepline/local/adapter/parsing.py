@@ -35,7 +35,7 @@ from stepline.local.adapter import intrinsics
 from stepline.local.adapter.core import MOTO_SFN, Adaptation, original, replace_with
 from stepline.local.adapter.errors import ItemsMustBeAnArray
 from stepline.local.adapter.jsonata import SteplineStringJSONata, SteplineStringVariableSample
-from stepline.local.adapter.runs import current_run
+from stepline.local.adapter.runs import current_run, stepline_work
 
 
 def field_path(ctx: ParserRuleContext) -> str | None:
@@ -110,7 +110,8 @@ def parse(definition: str) -> EvalComponent:
     tree = parser.state_machine()
     if syntax_errors.errors:
         raise ASLParserException(errors=syntax_errors.errors)
-    program: EvalComponent = SteplinePreprocessor().visit(tree)
+    with stepline_work():
+        program: EvalComponent = SteplinePreprocessor().visit(tree)
     with _PARSE_CACHE_LOCK:
         if len(_PARSE_CACHE) >= _PARSE_CACHE_SIZE:
             _PARSE_CACHE.pop(next(iter(_PARSE_CACHE)))

@@ -1,6 +1,6 @@
 """Every adaptation of moto, collected from the concern modules, and their installation.
 
-``python -m stepline.local.adapter.registry`` prints the registry with any
+``python -m stepline.local.adapter`` prints the registry with any
 adaptation whose moto target changed (signature or source digest); the
 behavioural canaries are ``tests/engine/test_canaries.py`` (see the upgrade
 procedure in ``docs/local-engine.md``).
@@ -86,6 +86,3 @@ def report() -> str:
         lines.append(f"{adaptation.name:40} {adaptation.kind:12} {status}")
     return "\n".join(lines)
 
-
-if __name__ == "__main__":
-    print(report())

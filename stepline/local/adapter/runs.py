@@ -16,8 +16,10 @@ attached to moto's ``Environment``; only this package reads or writes
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -142,6 +144,22 @@ def unregister_run(execution_arn: str) -> None:
 def claim_thread(run: RunHooks) -> None:
     """Record that the calling thread evaluates part of ``run``."""
     _THREAD.run = run
+
+
+@contextlib.contextmanager
+def stepline_work() -> Iterator[None]:
+    """Mark the calling thread as doing Stepline's work outside a run (parsing a definition)."""
+    previous = getattr(_THREAD, "stepline_work", False)
+    _THREAD.stepline_work = True
+    try:
+        yield
+    finally:
+        _THREAD.stepline_work = previous
+
+
+def in_stepline_work() -> bool:
+    """Whether the calling thread evaluates a Stepline run or does Stepline's own work."""
+    return current_run() is not None or getattr(_THREAD, "stepline_work", False)
 
 
 def current_run() -> RunHooks | None:
