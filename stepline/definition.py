@@ -37,6 +37,8 @@ from typing import Any
 import yaml
 from publish_pipeline_assets.assets import DEFAULT_KEY_PREFIX, discover_scripts, script_uris
 
+from stepline.errors import DefinitionError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = "template.yaml"
 SAMCONFIG_FILE = "samconfig.toml"
@@ -49,10 +51,6 @@ URL_SUFFIX = "amazonaws.com"
 SUBSTITUTION_PATTERN = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 # Any ${...} inside an Fn::Sub string, including ${!Literal} and ${Resource.Attr}.
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
-
-
-class DefinitionError(Exception):
-    """template.yaml, samconfig.toml or the ASL cannot produce the deployed definition."""
 
 
 class MissingSubstitutionError(DefinitionError):

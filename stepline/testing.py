@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from stepline.history import event_details, states_visited
+
 
 @dataclass(frozen=True)
 class Notification:
@@ -30,10 +32,7 @@ class Notification:
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, dict):
-            return value
-    return {}
+    return dict(event_details(event))
 
 
 def _maybe_json(text: Any) -> Any:
@@ -71,11 +70,7 @@ class ExecutionView:
     @property
     def visited(self) -> list[str]:
         """State names in the order they were entered (repeats included)."""
-        return [
-            _details(e)["name"]
-            for e in self.history
-            if e["type"].endswith("StateEntered") and "name" in _details(e)
-        ]
+        return states_visited(self.history)
 
     @property
     def notifications(self) -> list[Notification]:

@@ -2,7 +2,8 @@
 
 :func:`run_state_machine` executes a state machine definition with moto's
 vendored Amazon States Language interpreter (adapted by
-:mod:`stepline.local.moto_adapter`) and returns an :class:`ExecutionResult`
+:mod:`stepline.local.adapter`, the only code that touches moto's internals)
+and returns an :class:`ExecutionResult`
 with the same status, output, error and event history that
 ``DescribeExecution``/``GetExecutionHistory`` would give.
 
@@ -29,7 +30,6 @@ each run opens its own ``mock_aws`` context, which moto resets when it closes.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -38,11 +38,13 @@ import time
 import traceback
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from stepline.errors import DefinitionError
+from stepline.history import states_visited
+from stepline.local.credentials import use_fake_credentials
 from stepline.local.mocks import (
     MockConfig,
     MockConfigError,
@@ -52,9 +54,7 @@ from stepline.local.mocks import (
 )
 
 if TYPE_CHECKING:
-    from moto.core.config import DefaultConfig
-
-    from stepline.local.moto_adapter import TaskAnswer, TaskSpec
+    from stepline.local.adapter import Frame, SteplineExecutionWorker, TaskAnswer, TaskSpec
 
 __all__ = [
     "NOT_HANDLED",
@@ -76,10 +76,6 @@ WaitKind = Literal["wait", "retry", "sync-poll", "task"]
 DEFAULT_STATE_MACHINE_NAME: Final[str] = "stepline-local"
 DEFAULT_ROLE_ARN: Final[str] = "arn:aws:iam::123456789012:role/stepline-local"
 LOCAL_ACCOUNT_ID: Final[str] = "123456789012"
-# moto's Docker-free Lambda backend "succeeds" for any function name by echoing
-# the payload, which would hide an unanswered Lambda task; the default backend
-# answers ResourceNotFoundException for functions nobody created in moto.
-_MOTO_CONFIG: Final[DefaultConfig] = {"stepfunctions": {"execute_state_machine": True}}
 _NAME_FORBIDDEN = frozenset(' <>{}[]?*"#%\\^|~`$&,;:/')
 
 
@@ -104,10 +100,6 @@ class TaskFailure(Exception):
         super().__init__(f"{error}: {cause}" if cause else error)
         self.error = error
         self.cause = cause
-
-
-class DefinitionError(ValueError):
-    """The state machine definition cannot be run (syntax, dangling Next, bad state name)."""
 
 
 @dataclass
@@ -193,11 +185,7 @@ class ExecutionResult:
     @property
     def states_visited(self) -> list[str]:
         """Names of the states entered, in order (Map/Parallel inner states included)."""
-        return [
-            event["stateEnteredEventDetails"]["name"]
-            for event in self.history
-            if event["type"].endswith("StateEntered")
-        ]
+        return states_visited(self.history)
 
     def events_of(self, event_type: str) -> list[dict[str, Any]]:
         return [event for event in self.history if event["type"] == event_type]
@@ -306,10 +294,10 @@ def run_state_machine(
     Raises :class:`DefinitionError` or :class:`~stepline.local.mocks.MockConfigError`
     before running when the definition or the MockConfigFile cannot be used.
     """
-    from stepline.local import moto_adapter
+    from stepline.local import adapter
 
-    ensure_local_aws_environment()
-    moto_adapter.apply_adaptations()
+    use_fake_credentials(replace_real=False)
+    adapter.apply_adaptations()
 
     definition_text = definition if isinstance(definition, str) else json.dumps(definition)
     parsed_definition = json.loads(definition_text)
@@ -349,58 +337,24 @@ def run_state_machine(
         machine_name=machine_name,
         region=region,
     )
-    moto_adapter.register_run(execution_arn, run)
+    adapter.register_run(execution_arn, run)
     try:
-        with _moto_backends():
+        with adapter.moto_backends():
             run.execute(worker, timeout_seconds)
     finally:
-        moto_adapter.unregister_run(execution_arn)
-        moto_adapter.prune_finished_threads()
+        adapter.unregister_run(execution_arn)
+        adapter.prune_finished_threads()
     return run.result()
-
-
-def ensure_local_aws_environment() -> None:
-    """Give boto3 a region and dummy credentials, only where none are configured.
-
-    Local runs never reach AWS (every call is answered in-process), but boto3
-    refuses to build clients without a region and credentials.
-    """
-    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
-    shared_credentials = Path(
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE", Path.home() / ".aws" / "credentials")
-    )
-    configured = (
-        os.environ.get("AWS_ACCESS_KEY_ID")
-        or os.environ.get("AWS_PROFILE")
-        or shared_credentials.exists()
-    )
-    if not configured:
-        os.environ["AWS_ACCESS_KEY_ID"] = "testing"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
-
-
-@contextlib.contextmanager
-def _moto_backends() -> Iterator[None]:
-    """Join the caller's mock_aws context if one is active, else open one for this run."""
-    from moto import mock_aws
-
-    from stepline.local.moto_adapter import moto_is_mocking
-
-    # A nested mock_aws keeps the caller's backends and configuration (moto only
-    # resets on the outermost start) and keeps interception on until this run
-    # ends, even if another run's context closes meanwhile.
-    with mock_aws() if moto_is_mocking() else mock_aws(config=_MOTO_CONFIG):
-        yield
 
 
 class _Run:
     """One execution's state on Stepline's side: clock, answers, records (RunHooks).
 
     Virtual time is real time plus the seconds a timeline has skipped. Each
-    interpreter frame (task attempt, Parallel branch, Map iteration) carries its
-    own ``stepline_skipped`` counter, inherited from its parent when it opens and
-    folded back (maximum) when it closes, so branches waiting side by side
-    overlap as they would in the cloud.
+    interpreter frame (task attempt, Parallel branch, Map iteration) has its own
+    :class:`~stepline.local.adapter.Frame` whose ``skipped`` counter is inherited
+    from its parent when it opens and folded back (maximum) when it closes, so
+    branches waiting side by side overlap as they would in the cloud.
     """
 
     def __init__(
@@ -422,7 +376,8 @@ class _Run:
         self._lock = threading.Lock()
         self._invocation_counts: Counter[str] = Counter()
         self._deadline: dt.datetime | None = None
-        self._root_env: Any = None
+        self._root: Frame | None = None
+        self._worker: SteplineExecutionWorker | None = None
         self._pending_stop: tuple[str | None, str | None] | None = None
         self._thread_error: BaseException | None = None
         self._guard_expired = False
@@ -430,77 +385,59 @@ class _Run:
         self.waits: list[VirtualWait] = []
 
     # ---- RunHooks --------------------------------------------------------------
-    def now(self, env: Any = None) -> dt.datetime:
-        timeline = env if env is not None else self._root_env
-        skipped = getattr(timeline, "stepline_skipped", 0.0)
+    def now(self, frame: Frame | None = None) -> dt.datetime:
+        timeline = frame if frame is not None else self._root
+        skipped = timeline.skipped if timeline is not None else 0.0
         elapsed = time.perf_counter() - self._start_perf + skipped
         return self._start_real + dt.timedelta(seconds=elapsed)
 
-    def attach_root_env(self, env: Any) -> None:
-        env.stepline_skipped = 0.0
-        env.event_history_context.stepline_env = env
+    def attach_root(self, frame: Frame) -> None:
         with self._lock:
-            self._root_env = env
-            pending = self._pending_stop
+            self._root = frame
+            pending, self._pending_stop = self._pending_stop, None
         if pending is not None:
-            env.set_stop(stop_date=self.now(), error=pending[0], cause=pending[1])
+            self.stop(error=pending[0], cause=pending[1])
 
     def stop(self, *, error: str | None, cause: str | None) -> None:
         """StopExecution: the run ends ABORTED at its next state boundary."""
         with self._lock:
-            env = self._root_env
-            if env is None:
+            worker = self._worker
+            if worker is None or worker.root_env is None:
                 self._pending_stop = (error, cause)
                 return
-        env.set_stop(stop_date=self.now(), error=error, cause=cause)
+        worker.stop_running(stop_date=self.now(), error=error, cause=cause)
 
-    def join_timelines(self, parent: Any, frame: Any) -> None:
+    def join_timelines(self, parent: Frame, child: Frame) -> None:
         with self._lock:
-            parent.stepline_skipped = max(
-                getattr(parent, "stepline_skipped", 0.0), getattr(frame, "stepline_skipped", 0.0)
-            )
+            parent.skipped = max(parent.skipped, child.skipped)
 
     def set_execution_timeout(self, seconds: float | None) -> None:
         self._deadline = (
             None if seconds is None else self.start_date + dt.timedelta(seconds=seconds)
         )
 
-    def sleep(self, env: Any, seconds: float, kind: WaitKind) -> None:
-        if seconds <= 0:
-            return
-        if not self.virtual_time:
-            env.program_state_event.wait(seconds)
-            return
-        from stepline.local.moto_adapter import iso_timestamp
+    def sleep(self, frame: Frame, seconds: float, kind: WaitKind, state_name: str) -> bool:
+        from stepline.local.adapter import iso_timestamp
 
-        state = env.states.context_object.context_object_data.get("State") or {}
         with self._lock:
-            start = self.now(env)
+            start = self.now(frame)
             wake_up = start + dt.timedelta(seconds=seconds)
             timed_out = False
             if self._deadline is not None and wake_up > self._deadline:
                 timed_out = True
                 wake_up = self._deadline
             skip = max(0.0, (wake_up - start).total_seconds())
-            env.stepline_skipped = getattr(env, "stepline_skipped", 0.0) + skip
+            frame.skipped += skip
             self.waits.append(
-                VirtualWait(
-                    state_name=state.get("Name", ""),
-                    kind=kind,
-                    seconds=skip,
-                    at=iso_timestamp(start),
-                )
+                VirtualWait(state_name=state_name, kind=kind, seconds=skip, at=iso_timestamp(start))
             )
-            if timed_out and self._root_env is not None and env is not self._root_env:
+            if timed_out and self._root is not None and frame is not self._root:
                 # The execution's own clock reaches the deadline with this branch.
-                self._root_env.stepline_skipped = max(
-                    self._root_env.stepline_skipped, env.stepline_skipped
-                )
-        if timed_out and self._root_env is not None:
-            self._root_env.set_timed_out()
+                self._root.skipped = max(self._root.skipped, frame.skipped)
+        return timed_out
 
     def answer_task(self, spec: TaskSpec, parameters: Any, context: Any) -> TaskAnswer:
-        from stepline.local.moto_adapter import TaskAnswer
+        from stepline.local.adapter import TaskAnswer
 
         with self._lock:
             index = self._invocation_counts[spec.state_name]
@@ -585,7 +522,9 @@ class _Run:
             call.status, call.output = "SUCCEEDED", result
 
     # ---- driving the execution ---------------------------------------------------
-    def execute(self, worker: Any, timeout_seconds: float) -> None:
+    def execute(self, worker: SteplineExecutionWorker, timeout_seconds: float) -> None:
+        self._worker = worker
+
         def evaluate() -> None:
             try:
                 worker.run_to_completion()
@@ -599,60 +538,42 @@ class _Run:
         thread.join(timeout_seconds)
         if thread.is_alive():
             self._guard_expired = True
-            if self._root_env is not None:
-                self._root_env.set_stop(
-                    stop_date=self.now(),
-                    error="Stepline.LocalRunTimeout",
-                    cause=f"The local run did not finish within {timeout_seconds} real seconds.",
-                )
+            worker.stop_running(
+                stop_date=self.now(),
+                error="Stepline.LocalRunTimeout",
+                cause=f"The local run did not finish within {timeout_seconds} real seconds.",
+            )
             thread.join(5)
 
     def result(self) -> ExecutionResult:
-        from moto.stepfunctions.parser.asl.eval.program_state import (
-            ProgramEnded,
-            ProgramError,
-            ProgramStopped,
-            ProgramTimedOut,
-        )
-
-        from stepline.local.moto_adapter import iso_timestamp
+        from stepline.local import adapter
 
         if self._thread_error is not None:
             raise RuntimeError(
                 f"Stepline's local engine crashed while running {self.execution_arn}"
             ) from self._thread_error
-        env = self._root_env
-        if env is None:
+        ended = adapter.outcome(self._worker) if self._worker is not None else None
+        if ended is None:
             raise RuntimeError(f"The execution {self.execution_arn} never started.")
-        history = json.loads(json.dumps(env.event_manager.get_event_history()))
-        program_state = env.program_state()
-        output: Any = None
-        error: str | None = None
-        cause: str | None = None
+        history = ended.history
         status: ExecutionStatus
-        if isinstance(program_state, ProgramEnded):
-            status, output = "SUCCEEDED", env.states.get_input()
-        elif isinstance(program_state, ProgramError):
-            status = "FAILED"
-            error = (program_state.error or {}).get("error")
-            cause = (program_state.error or {}).get("cause")
-        elif isinstance(program_state, ProgramTimedOut):
-            status, error = "TIMED_OUT", "States.Timeout"
-            cause = "The execution ran longer than the state machine's TimeoutSeconds."
-        elif isinstance(program_state, ProgramStopped):
-            status, error, cause = "ABORTED", program_state.error, program_state.cause
+        error, cause = ended.error, ended.cause
+        if ended.status in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
+            status = ended.status  # type: ignore[assignment]  # checked just above
         else:
             status = "ABORTED"
             error = "Stepline.LocalRunTimeout" if self._guard_expired else "Stepline.Unfinished"
             cause = "The execution was still running when the local run ended."
         return ExecutionResult(
             status=status,
-            output=output,
+            output=ended.output,
             error=error,
             cause=cause,
             history=history,
             execution_arn=self.execution_arn,
-            start_date=history[0]["timestamp"] if history else iso_timestamp(self.start_date),
+            start_date=(
+                history[0]["timestamp"] if history else adapter.iso_timestamp(self.start_date)
+            ),
             stop_date=history[-1]["timestamp"] if history else None,
             task_invocations=list(self.task_calls),
             virtual_waits=list(self.waits),
@@ -669,48 +590,20 @@ def _new_worker(
     machine_arn: str,
     machine_name: str,
     region: str,
-) -> Any:
-    from moto.stepfunctions.parser.api import StateMachineType
-    from moto.stepfunctions.parser.asl.eval.evaluation_details import (
-        AWSExecutionDetails,
-        EvaluationDetails,
-        ExecutionDetails,
-        StateMachineDetails,
-    )
-    from moto.stepfunctions.parser.backend.execution_worker_comm import (
-        ExecutionWorkerCommunication,
-    )
+) -> SteplineExecutionWorker:
+    from stepline.local import adapter
 
-    from stepline.local.moto_adapter import SteplineExecutionWorker, iso_timestamp
-
-    class _Finished(ExecutionWorkerCommunication):
-        # Completion is observed by joining the worker thread; nothing to reflect.
-        def terminated(self) -> None:
-            return None
-
-    return SteplineExecutionWorker(
+    return adapter.new_worker(
         run=run,
-        evaluation_details=EvaluationDetails(
-            aws_execution_details=AWSExecutionDetails(
-                account=LOCAL_ACCOUNT_ID, region=region, role_arn=DEFAULT_ROLE_ARN
-            ),
-            execution_details=ExecutionDetails(
-                arn=execution_arn,
-                name=execution_name,
-                role_arn=DEFAULT_ROLE_ARN,
-                inpt=json.loads(json.dumps(execution_input)),
-                start_time=iso_timestamp(run.start_date),
-            ),
-            state_machine_details=StateMachineDetails(
-                arn=machine_arn,
-                name=machine_name,
-                typ=StateMachineType.STANDARD,
-                definition=definition_text,
-            ),
-        ),
-        exec_comm=_Finished(),
-        cloud_watch_logging_session=None,
-        activity_store={},
+        definition_text=definition_text,
+        execution_input=execution_input,
+        execution_arn=execution_arn,
+        execution_name=execution_name,
+        machine_arn=machine_arn,
+        machine_name=machine_name,
+        region=region,
+        account=LOCAL_ACCOUNT_ID,
+        role_arn=DEFAULT_ROLE_ARN,
     )
 
 
@@ -724,15 +617,14 @@ def _check_name(name: str, what: str) -> None:
 
 def _check_definition(definition: Any, definition_text: str) -> None:
     """Fail before running on what moto would only discover mid-execution."""
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from stepline.local import adapter
 
     if not isinstance(definition, Mapping):
         raise DefinitionError("A state machine definition must be a JSON object.")
     _check_references(definition, "the state machine")
-    try:
-        AmazonStateLanguageParser.parse(definition_text)
-    except Exception as invalid:
-        raise DefinitionError(f"Invalid state machine definition: {invalid!r}") from invalid
+    problem = adapter.definition_problem(definition_text)
+    if problem is not None:
+        raise DefinitionError(f"Invalid state machine definition: {problem}")
 
 
 def _check_references(scope: Mapping[str, Any], where: str) -> None:

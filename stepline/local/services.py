@@ -24,7 +24,6 @@ import io
 import json
 import os
 import shlex
-import tempfile
 import threading
 import traceback
 import uuid
@@ -229,37 +228,21 @@ class LocalServices:
         step_id = "s-" + uuid.uuid4().hex[:13].upper()
         lake_root = sales_lake.as_prefix(job_args.lake_root)
         try:
-            with tempfile.TemporaryDirectory(prefix="stepline-manifest-") as scratch:
-                # The manifest names s3:// generations; Spark reads their local copies.
-                self.lake.pull(job_args.manifest)
-                manifest = sales_lake.Manifest.from_json(
-                    json.loads(self.lake.path_for(job_args.manifest).read_text())
-                )
-                for store_day in manifest.store_days:
-                    self.lake.pull(sales_lake.as_prefix(store_day.clean_uri))
-                local_manifest = Path(scratch) / "manifest.json"
-                local_manifest.write_text(
-                    json.dumps(
-                        {
-                            **manifest.to_json(),
-                            "store_days": [
-                                {
-                                    **vars(store_day),
-                                    "clean_uri": self.lake.local_uri(
-                                        sales_lake.as_prefix(store_day.clean_uri)
-                                    ),
-                                }
-                                for store_day in manifest.store_days
-                            ],
-                        }
-                    )
-                )
-                aggregate_sales.run(
-                    local_spark(),
-                    str(local_manifest),
-                    self.lake.local_uri(lake_root),
-                    write_text=_write_local_text,
-                )
+            # The manifest names s3:// generations; Spark reads their local copies.
+            self.lake.pull(job_args.manifest)
+            manifest = sales_lake.Manifest.from_json(
+                json.loads(self.lake.path_for(job_args.manifest).read_text())
+            )
+            for store_day in manifest.store_days:
+                self.lake.pull(sales_lake.as_prefix(store_day.clean_uri))
+            aggregate_sales.run(
+                local_spark(),
+                job_args.manifest,
+                self.lake.local_uri(lake_root),
+                read_text=lambda uri: self.lake.path_for(uri).read_text(),
+                write_text=_write_local_text,
+                resolve_uri=lambda uri: self.lake.local_uri(sales_lake.as_prefix(uri)),
+            )
         except Exception as exc:
             raise _task_failed(
                 {

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import time
 import uuid
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepline.local.credentials import use_fake_credentials
 from stepline.local.lake import LocalLake
 
 DEFAULT_WORKDIR = Path(".stepline/local")
@@ -76,18 +76,6 @@ def _parse_notification(sqs_body: str) -> dict[str, Any]:
         message = json.loads(message)
     attributes = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
     return {"subject": envelope.get("Subject"), "message": message, "attributes": attributes}
-
-
-def use_fake_credentials() -> None:
-    """moto needs credentials to sign requests; never let a local run find real ones."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": _REGION,
-    }.items():
-        os.environ[name] = value
-    os.environ.pop("AWS_PROFILE", None)
 
 
 class LocalSession:
@@ -153,7 +141,7 @@ class LocalSession:
                 "wait for it to finish, or use another --local folder"
             ) from None
         self._exit_stack.callback(lock.release)
-        use_fake_credentials()
+        use_fake_credentials(_REGION)
         self.deployed = load_deployed_stack(
             self.stage, region=_REGION, project_root=self.project_root
         )

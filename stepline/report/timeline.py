@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from stepline.history import entered_state, event_details
+
 __all__ = [
     "ExecutionStatus",
     "RunOutcome",
@@ -110,7 +112,6 @@ _EXECUTION_END_EVENTS: dict[str, ExecutionStatus] = {
     "ExecutionAborted": ExecutionStatus.ABORTED,
 }
 
-_ENTERED_SUFFIX = "StateEntered"
 _EXITED_SUFFIX = "StateExited"
 
 
@@ -276,10 +277,7 @@ def _parse_json(value: Any) -> Any:
 
 def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
     """The one ``...EventDetails`` object of an event (empty when it has none)."""
-    for key, value in event.items():
-        if key.endswith("EventDetails") and isinstance(value, Mapping):
-            return value
-    return {}
+    return event_details(event)
 
 
 def _events_in_order(
@@ -336,8 +334,10 @@ class _TimelineBuilder:
             self.timeline.input = _parse_json(details.get("input"))
         elif event_type in _EXECUTION_END_EVENTS:
             self.end_execution(event_type, details, at)
-        elif event_type.endswith(_ENTERED_SUFFIX):
-            self.enter(event, event_type.removesuffix(_ENTERED_SUFFIX), details, at)
+        elif (entered := entered_state(event)) is not None:
+            # One run per state entry: the same definition of "states visited" as
+            # ExecutionResult.states_visited and ExecutionView.visited.
+            self.enter(event, entered[1], details, at)
         elif event_type.endswith(_EXITED_SUFFIX):
             self.exit(event, details, at)
         else:

@@ -57,7 +57,12 @@ def warehouse_day(env: LocalSession, run_date: str = RUN_DATE) -> DayRows:
         f"WHERE sale_date = DATE '{run_date}'"
     )
     day = {
-        (r["store_id"], r["category"]): (Decimal(str(r["revenue"])), r["units"], r["orders"], r["returns"])
+        (r["store_id"], r["category"]): (
+            Decimal(str(r["revenue"])),
+            r["units"],
+            r["orders"],
+            r["returns"],
+        )
         for r in rows
     }
     assert len(day) == len(rows), "one warehouse row per store and category"
@@ -104,11 +109,9 @@ class StoreFiles:
         return f"sales/date={RUN_DATE}/store={store}/{name}.csv"
 
 
-
-
-
-
-def arrive(env: LocalSession, path: Path, key: str, *, times: int = 1) -> tuple[dict[str, Any], str]:
+def arrive(
+    env: LocalSession, path: Path, key: str, *, times: int = 1
+) -> tuple[dict[str, Any], str]:
     """Land a file and deliver its event; returns the event and its arrival's execution name."""
     event = env.land_file(path, key)
     env.deliver(event, times=times)

@@ -46,10 +46,10 @@ def test_a_duplicate_delivery_during_and_after_the_run_starts_nothing(env, files
     gate.wait_reached()
     env.deliver(event)
     env.stepfunctions.wait_until(
-        lambda all_: sum(
-            1 for e in all_ if e.machine.mock_name == "SalesArrivalStarter" and not e.running
+        lambda all_: (
+            sum(1 for e in all_ if e.machine.mock_name == "SalesArrivalStarter" and not e.running)
+            == 2
         )
-        == 2
     )
     assert [e.name for e in executions(env, "SalesArrival")] == [arrival_name]
     gate.release()
@@ -70,7 +70,7 @@ def test_a_duplicate_delivery_during_and_after_the_run_starts_nothing(env, files
 
 
 def test_a_failed_publish_releases_the_date_and_the_next_arrival_publishes_all(env, files):
-    """A Redshift error fails the publish (notified, date released); store B's publish has A and B."""
+    """A Redshift error fails the publish (notified, released); store B's publish has A and B."""
     a, b = files.write("store_a"), files.write("store_b")
     env.stepfunctions.hooks.fail(
         "SalesPublish", LOAD, "RedshiftData.ValidationException", "syntax error at or near COPY"

@@ -415,7 +415,7 @@ def test_runs_do_not_share_invocation_counters_or_variables() -> None:
 
 def test_runs_without_a_caller_mock_leave_moto_inactive() -> None:
     """Without the caller's mock_aws the run opens (and closes) its own moto context."""
-    from stepline.local.moto_adapter import moto_is_mocking
+    from stepline.local.adapter import moto_is_mocking
 
     result = run_state_machine(machine(("Notify", {
         "Type": "Task", "Resource": "arn:aws:states:::sns:publish",

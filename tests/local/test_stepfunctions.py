@@ -58,18 +58,41 @@ def _task(resource: str, arguments: dict[str, Any], **extra: Any) -> dict[str, A
     return {"Type": "Task", "Resource": resource, "Arguments": arguments, **extra}
 
 
-ECHO = {"QueryLanguage": "JSONata", "StartAt": "Echo", "States": {"Echo": {
-    "Type": "Pass", "Output": "{% {'got': $states.input} %}", "End": True}}}
-WORK = {"QueryLanguage": "JSONata", "StartAt": "Work", "States": {"Work": _task(
-    "arn:aws:states:::lambda:invoke", {"FunctionName": "f", "Payload": "{% $states.input %}"},
-    Output="{% $states.result.Payload %}", End=True)}}
-PARENT = {"QueryLanguage": "JSONata", "StartAt": "Run the child", "States": {
-    "Run the child": _task("arn:aws:states:::states:startExecution.sync:2", {
-        "StateMachineArn": _arn("child"), "Input": "{% {'n': $states.input.n} %}"},
-        Output="{% $states.result.Output %}", Next="Start another"),
-    "Start another": _task("arn:aws:states:::states:startExecution", {
-        "StateMachineArn": _arn("work"), "Name": "fixed-name", "Input": {"x": 1}},
-        Output="{% $states.result %}", End=True)}}
+ECHO = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Echo",
+    "States": {"Echo": {"Type": "Pass", "Output": "{% {'got': $states.input} %}", "End": True}},
+}
+WORK = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Work",
+    "States": {
+        "Work": _task(
+            "arn:aws:states:::lambda:invoke",
+            {"FunctionName": "f", "Payload": "{% $states.input %}"},
+            Output="{% $states.result.Payload %}",
+            End=True,
+        )
+    },
+}
+PARENT = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Run the child",
+    "States": {
+        "Run the child": _task(
+            "arn:aws:states:::states:startExecution.sync:2",
+            {"StateMachineArn": _arn("child"), "Input": "{% {'n': $states.input.n} %}"},
+            Output="{% $states.result.Output %}",
+            Next="Start another",
+        ),
+        "Start another": _task(
+            "arn:aws:states:::states:startExecution",
+            {"StateMachineArn": _arn("work"), "Name": "fixed-name", "Input": {"x": 1}},
+            Output="{% $states.result %}",
+            End=True,
+        ),
+    },
+}
 
 
 @pytest.fixture
@@ -79,11 +102,16 @@ def handled() -> list[str]:
 
 @pytest.fixture
 def service(handled: list[str]) -> LocalStepFunctions:
-    stack = Stack({m.logical_id: m for m in (
-        Machine("Child", "child", "EXPRESS", ECHO),
-        Machine("Work", "work", "STANDARD", WORK),
-        Machine("Parent", "parent", "STANDARD", PARENT),
-    )})
+    stack = Stack(
+        {
+            m.logical_id: m
+            for m in (
+                Machine("Child", "child", "EXPRESS", ECHO),
+                Machine("Work", "work", "STANDARD", WORK),
+                Machine("Parent", "parent", "STANDARD", PARENT),
+            )
+        }
+    )
 
     def handler(invocation: Any) -> Any:
         handled.append(invocation.state_name)
@@ -136,7 +164,7 @@ def test_nested_starts_return_the_integrations_shapes(service, handled) -> None:
 
 
 def test_a_nested_start_of_a_taken_name_fails_with_the_aws_error(service) -> None:
-    """The second parent's start of 'fixed-name' fails as StepFunctions.ExecutionAlreadyExistsException."""
+    """A second start of 'fixed-name' fails as StepFunctions.ExecutionAlreadyExistsException."""
     service.start_execution("Parent", {"n": 1}).wait(30)
     service.wait_idle(30)
     second = service.start_execution("Parent", {"n": 2}).wait(30)
@@ -184,7 +212,9 @@ def test_stop_execution_aborts_at_the_next_state_boundary(service, handled) -> N
     gate.abort()
     execution.wait(30)
     assert (execution.status, execution.error, execution.cause) == (
-        "ABORTED", "Operator.Abort", "by hand",
+        "ABORTED",
+        "Operator.Abort",
+        "by hand",
     )
     assert handled == []
     assert execution.result.history[-1]["type"] == "ExecutionAborted"

@@ -20,7 +20,9 @@ from .page_parser import parse_page
 from .png_reader import read_png
 
 WINDOW = (1400, 2000)
-DEFINITION_PATH = Path(__file__).parents[2] / "statemachines" / "sales_pipeline.asl.json"
+# A realistic 22-state machine (the pipeline before it was split per arrival and per date):
+# a poll loop, Catch edges, JSONata and JSONPath states, which the histories below follow.
+DEFINITION_PATH = Path(__file__).parent / "fixtures" / "one_machine_pipeline.asl.json"
 
 # Colours the page's stylesheet paints: page background, a succeeded state's
 # fill, the highlighted path. Seeing them proves the CSS and the SVG rendered.

@@ -20,7 +20,9 @@ from .definitions import NESTED_DEFINITION
 from .histories import HistoryBuilder, failing_history, happy_path_history, nested_history
 from .page_parser import parse_page
 
-DEFINITION_PATH = Path(__file__).parents[2] / "statemachines" / "sales_pipeline.asl.json"
+# A realistic 22-state machine (the pipeline before it was split per arrival and per date):
+# a poll loop, Catch edges, JSONata and JSONPath states, which the histories below follow.
+DEFINITION_PATH = Path(__file__).parent / "fixtures" / "one_machine_pipeline.asl.json"
 INJECTION = "<script>alert(1)</script>"
 
 
