@@ -1,4 +1,4 @@
-"""``stepline replay`` in mock mode: exit codes, JSON summary and the readable trace."""
+"""``stepline replay`` in mock mode: the arrival of an event, exit codes, JSON and the trace."""
 
 from __future__ import annotations
 
@@ -24,9 +24,23 @@ def test_mock_replay_json_summary_for_a_successful_run(capsys):
     summary = json.loads(out.out)
     assert code == 0
     assert summary["status"] == "SUCCEEDED"
-    assert summary["states"][0] == "Validate the sales file"
-    assert summary["states"][-1] == "Day loaded"
-    assert [n["message"]["outcome"] for n in summary["notifications"]] == ["SUCCEEDED"]
+    assert summary["states"][:3] == [
+        "Read the arrival",
+        "Claim the store-day",
+        "Validate the sales file",
+    ]
+    assert summary["states"][-1] == "Store-day cleaned"
+    assert summary["output"]["outcome"] == "SUCCEEDED"
+    assert [n["message"]["outcome"] for n in summary["notifications"]] == ["ACCEPTED"]
+
+
+def test_a_rejected_file_is_an_outcome_and_exits_0(capsys):
+    """Bad data succeeds with the rejection in its output (only outages exit 1)."""
+    code, out = replay(capsys, "--test-case", "FileRejected", "--json")
+    summary = json.loads(out.out)
+    assert code == 0
+    assert summary["output"]["outcome"] == "REJECTED"
+    assert summary["output"]["rejection_reason"] == "missing column(s): unit_price"
 
 
 def test_mock_replay_exits_non_zero_when_the_run_fails(capsys):
@@ -54,7 +68,7 @@ def test_html_report_is_written_on_request(capsys, tmp_path):
     code, _ = replay(capsys, "--test-case", "HappyPath", "--html", str(page))
     assert code == 0
     html = page.read_text()
-    assert "<svg" in html and "Build the daily report" in html
+    assert "<svg" in html and "Request the day&#x27;s publish" in html
 
 
 @pytest.mark.parametrize(
@@ -79,9 +93,24 @@ def test_mock_mode_needs_a_test_case(capsys):
 
 def test_local_replay_refuses_an_event_whose_object_is_missing(capsys, tmp_path):
     """Local mode explains how to land the file when the event's object is not in local S3."""
-    code = main(["replay", EVENT, "--workdir", str(tmp_path)])
+    code = main(["replay", EVENT, "--local", str(tmp_path)])
     assert code == 2
-    assert "--file PATH" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--file PATH" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [("no/such/event.json", "no such EventBridge event file"), ("pyproject.toml", "is not JSON")],
+)
+def test_a_missing_or_malformed_event_file_is_one_line_and_exit_2(capsys, event, expected):
+    """A wrong EVENT path or a file that is not JSON: one line saying so, exit 2."""
+    code = main(
+        ["replay", event, "--mode", "mock", "--mock-config", MOCKS, "--test-case", "HappyPath"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and expected in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_endpoint_mode_selects_the_endpoints_own_test_case(capsys, monkeypatch):
@@ -114,8 +143,8 @@ def test_endpoint_mode_selects_the_endpoints_own_test_case(capsys, monkeypatch):
     assert seen == {
         "url": "http://localhost:8083",
         "test_case": "HappyPath",
-        "name": "SalesPipeline",
-        "start": "Validate the sales file",
+        "name": "SalesArrival",
+        "start": "Read the arrival",
     }
 
 

@@ -1,8 +1,8 @@
 """``stepline replay`` in local mode on paths that need no Spark: the real Lambda on moto.
 
-These run the deployed definition with the real validation handler in-process
-and moto's SNS; the notifications printed are the ones moto delivered to the
-session's capture queue.
+These run the deployed arrival with the real validation handler in-process,
+the run ledger on moto's DynamoDB and moto's SNS; the notifications printed
+are the ones moto delivered to the session's capture queue.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from stepline.cli import main
 
 
 def replay(capsys, tmp_path, event, *args):
-    code = main(["replay", f"events/{event}", "--workdir", str(tmp_path), *args])
+    code = main(["replay", f"events/{event}", "--local", str(tmp_path), *args])
     return code, capsys.readouterr()
 
 
@@ -28,11 +28,11 @@ def test_header_only_file_takes_the_no_data_path(capsys, tmp_path):
     )
     assert code == 0, out.err
     assert "Notify that there was no data" in out.out
-    assert "published: Stepline sales: no data 2026-11-20 store_004" in out.out
+    assert "published: Stepline sales 2026-11-20 store_004: no rows in the file" in out.out
 
 
 def test_bad_header_is_rejected_and_notified(capsys, tmp_path):
-    """A file with an unknown column is rejected by the real validator; exit 1 and notified."""
+    """A file with an unknown column is rejected by the real validator: notified, exit 0."""
     code, out = replay(
         capsys,
         tmp_path,
@@ -42,10 +42,11 @@ def test_bad_header_is_rejected_and_notified(capsys, tmp_path):
         "--json",
     )
     summary = json.loads(out.out)
-    assert code == 1
-    assert summary["error"] == "Stepline.FileRejected"
+    assert code == 0
+    assert summary["output"]["outcome"] == "REJECTED"
     [note] = summary["notifications"]
-    assert note["sent"] and note["message"]["outcome"] == "FILE_REJECTED"
+    assert note["sent"] and note["message"]["outcome"] == "REJECTED"
+    assert note["message"]["classification"] == "BAD_DATA"
     assert "column" in note["message"]["reason"]
 
 
@@ -53,7 +54,7 @@ def test_one_task_can_be_mocked_in_a_local_run(capsys, tmp_path):
     """With a test case that mocks only Glue, validation runs for real and Glue's mock fails."""
     mocks = {
         "StateMachines": {
-            "SalesPipeline": {"TestCases": {"GlueDown": {"Clean the sales file": "GlueFails"}}}
+            "SalesArrival": {"TestCases": {"GlueDown": {"Clean the sales file": "GlueFails"}}}
         },
         "MockedResponses": {
             "GlueFails": {"0": {"Throw": {"Error": "States.TaskFailed", "Cause": "mocked outage"}}}
@@ -76,10 +77,11 @@ def test_one_task_can_be_mocked_in_a_local_run(capsys, tmp_path):
     summary = json.loads(out.out)
     assert code == 1
     # The real handler validated the 40 sample rows before the mocked Glue failed.
-    assert summary["states"][:4] == [
+    assert summary["states"][:5] == [
+        "Read the arrival",
+        "Claim the store-day",
         "Validate the sales file",
         "Was the file accepted?",
-        "Are there rows to load?",
         "Clean the sales file",
     ]
     [note] = summary["notifications"]
@@ -104,6 +106,7 @@ def test_quiet_sessions_keep_each_invocations_metrics(stepline, tmp_path):
         for sample in ("header_only.csv", "bad_header.csv"):
             key = f"sales/date=2026-11-20/store=store_004/{sample}"
             session.replay(session.land_file(Path("events/samples") / sample, key))
+        session.wait()
         emf = [
             json.loads(line)
             for output in session.services.lambda_output
