@@ -12,12 +12,15 @@ from stepline.definition import PROJECT_ROOT
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """The deploy inputs (template, samconfig, ASL, EMR script), copied for a test to edit."""
+    """The deploy inputs (template, samconfig, ASL, job scripts), copied for a test to edit."""
     root = tmp_path / "project"
     root.mkdir()
     for name in ("template.yaml", "samconfig.toml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     shutil.copytree(PROJECT_ROOT / "statemachines", root / "statemachines")
+    # Custom::PipelineAssets publishes every script of the layer (aggregate_sales.py,
+    # sales_lake.py): the URIs are content hashes, so the copy needs them all.
     (root / "emr_jobs").mkdir()
-    shutil.copy(PROJECT_ROOT / "emr_jobs/aggregate_sales.py", root / "emr_jobs/aggregate_sales.py")
+    for script in (PROJECT_ROOT / "emr_jobs").glob("*.py"):
+        shutil.copy(script, root / "emr_jobs" / script.name)
     return root

@@ -1,117 +1,79 @@
-"""The reviewed SQL files are exactly what the state machine sends to Redshift and Athena.
+"""The reviewed SQL files are exactly what the publish machine sends to Redshift and Athena.
 
-The state machine builds its SQL with intrinsic functions (``States.Array`` of
-literals and ``States.Format(...)`` calls). These tests evaluate those
-expressions with the run date left as ``{run_date}`` and compare them, token
-by token (layout and comments aside), with the files under ``sql/``.
+The publish builds its SQL with JSONata at run time, so the tests run the deployed
+publish definition in mock mode (tests/mocks/sales_pipeline.mock.json, HappyPath),
+read the parameters its "Load the day into Redshift" and "Build the daily report"
+Tasks scheduled, and compare them, token by token (layout and comments aside), with
+the files under ``sql/`` rendered for the same date and the stage's substitutions.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stepline.definition import DeployedStack, load_deployed_stack
+from stepline.local import run_state_machine
 from stepline.local.warehouse import split_sql_statements
 
 REPO = Path(__file__).resolve().parents[2]
 LOAD_SQL = REPO / "sql/redshift/load_daily_sales.sql"
 REPORT_SQL = REPO / "sql/athena/daily_report.sql"
-
-# --------------------------------------------------------------------------- intrinsics
-
-#: JSONPaths the SQL may use, and the placeholder each stands for in the files.
-PATH_PLACEHOLDERS = {"$.validation.run_date": "{run_date}"}
-
-
-class IntrinsicParser:
-    """Evaluates the subset of ASL intrinsic functions the SQL states use.
-
-    Supports ``States.Array`` and ``States.Format``, single-quoted string
-    literals with ``\\'`` and ``\\\\`` escapes (``\\{``/``\\}`` stay escaped until
-    Format), and the JSONPaths in :data:`PATH_PLACEHOLDERS`.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.position = 0
-
-    def parse(self) -> Any:
-        value = self._expression()
-        self._skip_space()
-        if self.position != len(self.text):
-            raise ValueError(f"unexpected text at {self.position}: {self.text[self.position :]!r}")
-        return value
-
-    def _skip_space(self) -> None:
-        while self.position < len(self.text) and self.text[self.position].isspace():
-            self.position += 1
-
-    def _expression(self) -> Any:
-        self._skip_space()
-        char = self.text[self.position]
-        if char == "'":
-            return self._string()
-        if char == "$":
-            match = re.compile(r"\$[\w.\[\]]*").match(self.text, self.position)
-            assert match is not None
-            self.position = match.end()
-            if match[0] not in PATH_PLACEHOLDERS:
-                raise ValueError(f"the SQL uses {match[0]}, which has no placeholder in sql/")
-            return PATH_PLACEHOLDERS[match[0]]
-        match = re.compile(r"States\.(\w+)\(").match(self.text, self.position)
-        if match is None:
-            raise ValueError(f"unexpected text at {self.position}: {self.text[self.position :]!r}")
-        self.position = match.end()
-        arguments: list[Any] = []
-        self._skip_space()
-        while self.text[self.position] != ")":
-            arguments.append(self._expression())
-            self._skip_space()
-            if self.text[self.position] == ",":
-                self.position += 1
-        self.position += 1
-        return self._call(match[1], arguments)
-
-    def _string(self) -> str:
-        self.position += 1  # opening quote
-        out: list[str] = []
-        while True:
-            char = self.text[self.position]
-            if char == "\\":
-                escaped = self.text[self.position + 1]
-                # \{ and \} keep their backslash: they mean literal braces to Format.
-                out.append(escaped if escaped in "'\\" else "\\" + escaped)
-                self.position += 2
-            elif char == "'":
-                self.position += 1
-                return "".join(out)
-            else:
-                out.append(char)
-                self.position += 1
-
-    @staticmethod
-    def _call(name: str, arguments: list[Any]) -> Any:
-        if name == "Array":
-            return arguments
-        if name == "Format":
-            template, *values = arguments
-            pieces = re.split(r"(?<!\\)\{\}", template)
-            if len(pieces) - 1 != len(values):
-                raise ValueError(
-                    f"States.Format has {len(pieces) - 1} {{}} but {len(values)} values"
-                )
-            filled = pieces[0] + "".join(
-                str(v) + piece for v, piece in zip(values, pieces[1:], strict=True)
-            )
-            return filled.replace("\\{", "{").replace("\\}", "}")
-        raise ValueError(f"States.{name} is not supported by this test's evaluator")
+MOCK_CONFIG = json.loads((REPO / "tests/mocks/sales_pipeline.mock.json").read_text())
+# A date unlike the mocks' own, so a date that did not flow from the input shows.
+RUN_DATE = "2027-02-28"
+STAGES = ("dev", "staging", "prod")
+LOAD_STATE = "Load the day into Redshift"
+REPORT_STATE = "Build the daily report"
 
 
-def evaluate(expression: str) -> Any:
-    return IntrinsicParser(expression).parse()
+@functools.cache
+def _stack(stage: str) -> DeployedStack:
+    return load_deployed_stack(stage)
+
+
+@functools.cache
+def _scheduled(stage: str) -> dict[str, list[dict[str, Any]]]:
+    """The parameters each Task state of one mocked publish scheduled, by state."""
+    publish = _stack(stage).machine("SalesPublish")
+    result = run_state_machine(
+        publish.definition,
+        {"run_date": RUN_DATE},
+        mock_config=MOCK_CONFIG,
+        test_case="HappyPath",
+        state_machine_name=publish.mock_name,
+        state_machine_arn=publish.arn,
+    )
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    calls: dict[str, list[dict[str, Any]]] = {}
+    state = ""
+    for event in result.history:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        if event["type"].endswith("StateEntered"):
+            state = details["name"]
+        elif event["type"] == "TaskScheduled":
+            calls.setdefault(state, []).append(json.loads(details["parameters"]))
+    return calls
+
+
+def _sent(stage: str, state: str) -> dict[str, Any]:
+    (parameters,) = _scheduled(stage)[state]
+    return parameters
+
+
+def render(path: Path, stage: str) -> list[str]:
+    """The file's statements with the stage's substitutions and RUN_DATE filled in."""
+    substitutions = _stack(stage).machine("SalesPublish").substitutions
+    text = path.read_text(encoding="utf-8")
+    missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
+    assert not missing, f"{path.name} uses placeholders the publish does not have: {missing}"
+    text = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+    return split_sql_statements(text.replace("{run_date}", RUN_DATE))
 
 
 # --------------------------------------------------------------------------- comparison
@@ -151,28 +113,44 @@ def assert_same_statements(file: Path, from_file: list[str], from_definition: li
 # --------------------------------------------------------------------------- tests
 
 
-def test_evaluator_handles_escaped_quotes_and_format() -> None:
-    """The test's own evaluator turns \\' into ' and fills {} with the run-date placeholder."""
-    expression = (
-        "States.Array('A', States.Format('x = \\'{}\\' and y = \\{\\}', $.validation.run_date))"
+@pytest.mark.parametrize("stage", STAGES)
+def test_load_sql_file_is_what_the_load_state_sends(stage: str) -> None:
+    """sql/redshift/load_daily_sales.sql, rendered, equals the Sqls the load sent, in order."""
+    sent = _sent(stage, LOAD_STATE)
+    assert_same_statements(LOAD_SQL, render(LOAD_SQL, stage), sent["Sqls"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_load_runs_in_the_stages_warehouse_as_one_batch(stage: str) -> None:
+    """One BatchExecuteStatement (one transaction) on the stage's target, database and secret."""
+    substitutions = _stack(stage).machine("SalesPublish").substitutions
+    sent = _sent(stage, LOAD_STATE)
+    assert sent[substitutions["RedshiftTargetKey"]] == substitutions["RedshiftTargetName"]
+    assert sent["Database"] == substitutions["RedshiftDatabase"]
+    assert sent["SecretArn"] == substitutions["RedshiftSecretArn"]
+    assert sent["StatementName"] == f"stepline-load-daily-sales-{RUN_DATE}"
+    # The reloads after a serialization conflict send the very same batch: HappyPath loads once.
+    assert len(_scheduled(stage)[LOAD_STATE]) == 1
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_report_sql_file_is_what_the_report_state_runs(stage: str) -> None:
+    """sql/athena/daily_report.sql, rendered, equals the QueryString the report ran."""
+    sent = _sent(stage, REPORT_STATE)
+    assert_same_statements(REPORT_SQL, render(REPORT_SQL, stage), [sent["QueryString"]])
+    substitutions = _stack(stage).machine("SalesPublish").substitutions
+    assert sent["WorkGroup"] == substitutions["AthenaWorkGroup"]
+    assert sent["ResultConfiguration"]["OutputLocation"] == (
+        f"s3://{substitutions['DataLakeBucket']}/reports/daily_sales/date={RUN_DATE}/"
     )
-    assert evaluate(expression) == ["A", "x = '{run_date}' and y = {}"]
 
 
-def test_load_sql_file_is_what_the_load_state_sends(definition: dict[str, Any]) -> None:
-    """sql/redshift/load_daily_sales.sql equals the "Load the day into Redshift" Sqls, in order."""
-    parameters = definition["States"]["Load the day into Redshift"]["Parameters"]
-    from_definition = evaluate(parameters["Sqls.$"])
-    from_file = split_sql_statements(LOAD_SQL.read_text(encoding="utf-8"))
-    assert_same_statements(LOAD_SQL, from_file, from_definition)
-
-
-def test_report_sql_file_is_what_the_report_state_runs(definition: dict[str, Any]) -> None:
-    """sql/athena/daily_report.sql equals the "Build the daily report" QueryString."""
-    parameters = definition["States"]["Build the daily report"]["Parameters"]
-    from_definition = [evaluate(parameters["QueryString.$"])]
-    from_file = split_sql_statements(REPORT_SQL.read_text(encoding="utf-8"))
-    assert_same_statements(REPORT_SQL, from_file, from_definition)
+def test_the_rendering_fills_every_placeholder() -> None:
+    """The rendered files hold the stage's names and the date, and no placeholder."""
+    rendered = " ".join(render(LOAD_SQL, "prod") + render(REPORT_SQL, "prod"))
+    assert "${" not in rendered and "{run_date}" not in rendered
+    assert "arn:aws:iam::123456789012:role/stepline-prod-redshift-copy" in rendered
+    assert f"sale_date={RUN_DATE}/" in rendered and "stepline_sales_prod.daily_sales" in rendered
 
 
 @pytest.mark.parametrize(
@@ -187,3 +165,9 @@ def test_comparison_catches_a_one_token_change(changed: str) -> None:
     original = "DELETE FROM ${RedshiftSchema}.daily_sales WHERE sale_date = '{run_date}'"
     with pytest.raises(AssertionError, match=r"statement 1 of sql/redshift/load_daily_sales\.sql"):
         assert_same_statements(LOAD_SQL, [original], [changed])
+
+
+def test_comparison_catches_a_missing_statement() -> None:
+    """A statement dropped from one side is reported with both sides' counts."""
+    with pytest.raises(AssertionError, match="has 2 statement"):
+        assert_same_statements(LOAD_SQL, ["SELECT 1", "SELECT 2"], ["SELECT 1"])

@@ -32,8 +32,13 @@ def resources(template: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def asl() -> dict[str, Any]:
-    return json.loads((PROJECT_ROOT / "statemachines/sales_pipeline.asl.json").read_text())
+def asls(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each state machine's ASL as written (placeholders kept), by logical id."""
+    return {
+        logical_id: json.loads((PROJECT_ROOT / resource["Properties"]["DefinitionUri"]).read_text())
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    }
 
 
 @pytest.fixture(scope="session")

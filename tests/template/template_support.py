@@ -23,7 +23,7 @@ SKIP_SAM_VARIABLE = "STEPLINE_SKIP_SAM"
 
 
 def resolver_for(template: dict[str, Any], stage: str) -> TemplateResolver:
-    """A resolver with the stage's samconfig parameters, as load_deployed_definition uses."""
+    """A resolver with the stage's samconfig parameters, as load_deployed_stack uses."""
     config = load_stage_config(PROJECT_ROOT, stage)
     parameters = stage_parameter_values(template, config.parameter_overrides, stage=stage)
     return TemplateResolver(template, parameters, stack_name=config.stack_name)
@@ -50,6 +50,13 @@ class PolicyStatement:
     def resources(self) -> list[Any]:
         resource = self.statement.get("Resource", [])
         return resource if isinstance(resource, list) else [resource]
+
+
+def state_machine_ids(resources: dict[str, Any]) -> list[str]:
+    """Logical ids of every AWS::Serverless::StateMachine of the template."""
+    return sorted(
+        name for name, r in resources.items() if r["Type"] == "AWS::Serverless::StateMachine"
+    )
 
 
 def _statements(document: Any) -> Iterator[dict[str, Any]]:

@@ -27,7 +27,7 @@ from publish_pipeline_assets.cfn_response import (
     send_response,
 )
 
-from stepline.definition import PROJECT_ROOT, load_deployed_definition
+from stepline.definition import PROJECT_ROOT, load_deployed_stack
 
 BUCKET = "stepline-sales-test-artifacts"
 RESPONSE_URL = "https://cloudformation-custom-resource-response.example/presigned?sig=abc"
@@ -284,11 +284,11 @@ def test_long_reasons_are_cut_to_fit_the_response_limit() -> None:
 
 
 # ------------------------------------------------------------ local parity
-def test_the_local_definition_names_the_uri_the_custom_resource_publishes(
+def test_the_local_definition_names_the_uris_the_custom_resource_publishes(
     s3: Any, response_url: FakeResponseUrl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """stepline.definition's AggregateSalesScriptUri is what the deployed resource returns."""
-    deployed = load_deployed_definition("dev")
+    """stepline.definition's script URIs are what the deployed resource returns for emr_jobs/."""
+    deployed = load_deployed_stack("dev")
     artifacts = deployed.resources["ArtifactsBucket"]
     s3.create_bucket(Bucket=artifacts)
     monkeypatch.setattr(app, "LAYER_ROOT", PROJECT_ROOT / "emr_jobs")
@@ -296,7 +296,23 @@ def test_the_local_definition_names_the_uri_the_custom_resource_publishes(
     event["ResourceProperties"]["ArtifactsBucket"] = artifacts
     app.lambda_handler(event, _Context())
     (body,) = response_url.bodies
-    assert (
-        body["Data"]["AggregateSalesScriptUri"] == deployed.substitutions["AggregateSalesScriptUri"]
-    )
+    publish = deployed.machine("SalesPublish").substitutions
+    assert set(body["Data"]) == {"AggregateSalesScriptUri", "SalesLakeScriptUri"}
+    for attribute, uri in body["Data"].items():
+        assert uri == publish[attribute], attribute
+        s3.head_object(Bucket=artifacts, Key=uri.removeprefix(f"s3://{artifacts}/"))
     assert body["PhysicalResourceId"] == deployed.resources["PipelineAssets"]
+
+
+def test_the_lake_layout_module_reaches_both_spark_jobs() -> None:
+    """sales_lake.py's URI is the Glue job's --extra-py-files and the publish's --py-files."""
+    deployed = load_deployed_stack("dev")
+    uri = deployed.machine("SalesPublish").substitutions["SalesLakeScriptUri"]
+    assert uri.endswith("/sales_lake.py")
+    glue = deployed.glue_job_for_name(deployed.resources["CleanSalesJob"])
+    assert glue.default_arguments["--extra-py-files"] == uri
+    step = deployed.machine("SalesPublish").definition["States"]["Aggregate the day's sales"]
+    args = step["Arguments"]["Step"]["HadoopJarStep"]["Args"]
+    assert f"'--py-files', '{uri}'" in args
+    script = deployed.machine("SalesPublish").substitutions["AggregateSalesScriptUri"]
+    assert args.index(f"'{uri}'") < args.index(f"'{script}'")  # spark-submit options first

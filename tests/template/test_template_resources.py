@@ -1,5 +1,6 @@
-"""What template.yaml deploys: hardened buckets, the trigger, the state machine, the jobs,
-the catalog, the report workgroup, notifications and alarms, named per stack."""
+"""What template.yaml deploys: hardened buckets, the rules, the run ledger, the state
+machines, the jobs, the catalog, the report workgroup, notifications and alarms, named
+per stack."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import re
 from typing import Any
 
 import pytest
-from template_support import PolicyStatement, resolver_for
+from template_support import PolicyStatement, resolver_for, state_machine_ids
 
-from stepline.definition import PROJECT_ROOT, TemplateResolver
+from stepline.definition import PROJECT_ROOT, TemplateResolver, load_template
 
 BUCKETS = ("RawBucket", "DataLakeBucket", "ArtifactsBucket")
 
@@ -164,61 +165,174 @@ def test_the_rule_ignores_other_event_types(rule_pattern: Any) -> None:
     assert not rule_pattern.matches_event(event)
 
 
-def test_the_rule_targets_the_state_machine_with_retries_and_a_dead_letter_queue(
-    resources: dict[str, Any],
+RULE_TARGETS = {
+    "SalesFileArrivedRule": "SalesArrivalStarterStateMachine",
+    "RunEndedRule": "SalesRecoveryStateMachine",
+}
+
+
+def test_the_template_has_exactly_the_two_rules(resources: dict[str, Any]) -> None:
+    """One rule for arriving files, one for runs that ended badly: no other rule to check."""
+    assert set(_of_type(resources, "AWS::Events::Rule")) == set(RULE_TARGETS)
+
+
+@pytest.mark.parametrize(("rule", "machine"), RULE_TARGETS.items())
+def test_each_rule_targets_its_machine_with_retries_and_the_dead_letter_queue(
+    rule: str, machine: str, resources: dict[str, Any]
 ) -> None:
-    """The rule targets only the pipeline, with its own role, retries and an encrypted DLQ."""
-    (target,) = resources["SalesFileArrivedRule"]["Properties"]["Targets"]
-    assert target["Arn"] == {"Ref": "SalesPipelineStateMachine"}
-    assert target["RoleArn"] == {"Fn::GetAtt": ["SalesFileArrivedRuleRole", "Arn"]}
+    """Each rule has one target, its machine, with the rule role, retries and the encrypted DLQ."""
+    properties = resources[rule]["Properties"]
+    assert properties["State"] == "ENABLED"
+    (target,) = properties["Targets"]
+    assert target["Arn"] == {"Ref": machine}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["TriggerRuleRole", "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600
-    assert target["DeadLetterConfig"] == {
-        "Arn": {"Fn::GetAtt": ["SalesFileArrivedDeadLetterQueue", "Arn"]}
-    }
-    queue = resources["SalesFileArrivedDeadLetterQueue"]["Properties"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}}
+    # The whole event is the machine's input (the starter and recovery read its detail).
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)
+    queue = resources["TriggerDeadLetterQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_only_the_rule_may_send_dead_letters(resources: dict[str, Any]) -> None:
-    """The DLQ policy lets events.amazonaws.com send only on behalf of this rule."""
-    policy = resources["SalesFileArrivedDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
+def test_only_the_rules_may_send_dead_letters(resources: dict[str, Any]) -> None:
+    """The DLQ policy lets events.amazonaws.com send only on behalf of the two rules."""
+    policy = resources["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
     (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
     assert allow["Condition"] == {
-        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SalesFileArrivedRule", "Arn"]}}
+        "ArnEquals": {"aws:SourceArn": [{"Fn::GetAtt": [rule, "Arn"]} for rule in RULE_TARGETS]}
     }
 
 
-# ------------------------------------------------------------ state machine
-def test_the_state_machine_is_standard_traced_and_logged(resources: dict[str, Any]) -> None:
-    """STANDARD type, the ASL file, X-Ray tracing, and logging without execution data."""
-    machine = resources["SalesPipelineStateMachine"]["Properties"]
-    assert machine["Type"] == "STANDARD"
-    assert machine["DefinitionUri"] == "statemachines/sales_pipeline.asl.json"
-    assert machine["Tracing"] == {"Enabled": True}
-    logging = machine["Logging"]
-    assert logging["IncludeExecutionData"] is False
-    assert logging["Destinations"] == [
-        {
-            "CloudWatchLogsLogGroup": {
-                "LogGroupArn": {"Fn::GetAtt": ["SalesPipelineLogGroup", "Arn"]}
-            }
-        }
-    ]
+def _status_change(machine_arn: str, status: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "account": "123456789012",
+        "region": "us-east-1",
+        "resources": [machine_arn],
+        "detail": {"stateMachineArn": machine_arn, "status": status, "name": "n"},
+    }
 
 
-@pytest.mark.parametrize(("stage", "level"), [("dev", "ALL"), ("prod", "ERROR")])
-def test_state_machine_log_level_and_retention_follow_the_stage(
-    stage: str, level: str, template: dict[str, Any]
+@pytest.fixture(scope="module")
+def run_ended_pattern(dev: TemplateResolver) -> Any:
+    from moto.events.models import EventPattern
+
+    pattern = dev.resolve(dev.resources["RunEndedRule"]["Properties"]["EventPattern"])
+    return EventPattern.load(json.dumps(pattern))
+
+
+MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:stepline-sales-dev-"
+
+
+@pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT", "FAILED"])
+@pytest.mark.parametrize("machine", ["arrival", "publish"])
+def test_recovery_runs_for_arrivals_and_publishes_that_ended_badly(
+    machine: str, status: str, run_ended_pattern: Any
 ) -> None:
-    """dev logs every transition for 14 days; prod logs errors for a year."""
+    """An arrival or publish that was aborted, timed out or failed goes to recovery."""
+    assert run_ended_pattern.matches_event(_status_change(MACHINE_ARN + machine, status))
+
+
+@pytest.mark.parametrize(
+    ("machine", "status"),
+    [
+        ("arrival", "SUCCEEDED"),
+        ("publish", "RUNNING"),
+        ("recovery", "FAILED"),  # recovery of recovery would loop
+        ("arrival-starter", "FAILED"),
+        ("publish-request", "TIMED_OUT"),
+        ("other-stack-arrival", "FAILED"),
+    ],
+)
+def test_recovery_ignores_other_machines_and_good_endings(
+    machine: str, status: str, run_ended_pattern: Any
+) -> None:
+    """Successes, running executions and the other machines' endings do not start recovery."""
+    assert not run_ended_pattern.matches_event(_status_change(MACHINE_ARN + machine, status))
+
+
+# ---------------------------------------------------------- run ledger
+@pytest.mark.parametrize(
+    ("stage", "protected"), [("dev", False), ("staging", False), ("prod", True)]
+)
+def test_the_ledger_is_on_demand_encrypted_recoverable_and_protected_in_prod(
+    stage: str, protected: bool, template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """PAY_PER_REQUEST, SSE on, point-in-time recovery on, retained; deletion-protected in prod."""
     resolver = resolver_for(template, stage)
-    machine = resolver.resolve(resolver.resources["SalesPipelineStateMachine"]["Properties"])
-    assert machine["Logging"]["Level"] == level
-    log_group = resolver.resolve(resolver.resources["SalesPipelineLogGroup"]["Properties"])
-    assert log_group["RetentionInDays"] == {"dev": 14, "prod": 365}[stage]
+    table = resolver.resolve(resolver.resources["RunLedgerTable"]["Properties"])
+    assert table["TableName"] == f"stepline-sales-{stage}-run-ledger"
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in table
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["DeletionProtectionEnabled"] is protected
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert resources["RunLedgerTable"]["DeletionPolicy"] == "Retain"
+    assert resources["RunLedgerTable"]["UpdateReplacePolicy"] == "Retain"
+
+
+# ------------------------------------------------------------ state machines
+MACHINES = state_machine_ids(load_template(PROJECT_ROOT / "template.yaml")["Resources"])
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_state_machine_is_traced_and_logged_to_its_own_group(
+    machine: str, resources: dict[str, Any]
+) -> None:
+    """Its ASL file, X-Ray tracing, and logging without execution data to its own log group."""
+    properties = resources[machine]["Properties"]
+    assert properties["DefinitionUri"].startswith("statemachines/")
+    assert properties["Type"] in ("STANDARD", "EXPRESS")
+    assert properties["Tracing"] == {"Enabled": True}
+    logging = properties["Logging"]
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+    assert log_group[1] == "Arn"
+    group = resources[log_group[0]]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    name = properties["Name"]["Fn::Sub"].removeprefix("${AWS::StackName}")
+    assert group["Properties"]["LogGroupName"] == {
+        "Fn::Sub": f"/aws/vendedlogs/states/${{AWS::StackName}}{name}"
+    }
+    others = [
+        other
+        for other in MACHINES
+        if other != machine
+        and resources[other]["Properties"]["Logging"]["Destinations"] == logging["Destinations"]
+    ]
+    assert others == []
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("machine", MACHINES)
+def test_state_machine_log_level_and_retention_follow_the_stage(
+    machine: str, stage: str, template: dict[str, Any]
+) -> None:
+    """Express logs ALL (its log is the only record); Standard logs ALL in dev, ERROR in prod."""
+    resolver = resolver_for(template, stage)
+    properties = resolver.resolve(resolver.resources[machine]["Properties"])
+    if properties["Type"] == "EXPRESS":
+        assert properties["Logging"]["Level"] == "ALL"
+    else:
+        assert (
+            properties["Logging"]["Level"]
+            == {"dev": "ALL", "staging": "ALL", "prod": "ERROR"}[stage]
+        )
+    (destination,) = resolver.resources[machine]["Properties"]["Logging"]["Destinations"]
+    group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    log_group = resolver.resolve(resolver.resources[group_id]["Properties"])
+    assert log_group["RetentionInDays"] == {"dev": 14, "staging": 30, "prod": 365}[stage]
 
 
 def test_every_log_group_has_a_retention(resources: dict[str, Any]) -> None:
@@ -320,18 +434,18 @@ def test_daily_sales_table_matches_the_curated_layout(dev: TemplateResolver) -> 
 
 
 def test_report_workgroup_results_are_encrypted_under_reports(
-    dev: TemplateResolver, asl: dict[str, Any]
+    dev: TemplateResolver, asls: dict[str, dict[str, Any]]
 ) -> None:
-    """Results go under reports/ with SSE-S3 (workgroup default and the pipeline's own request)."""
+    """Results go under reports/ with SSE-S3 (workgroup default and the publish's own request)."""
     workgroup = dev.resolve(dev.resources["ReportsWorkGroup"]["Properties"])
     configuration = workgroup["WorkGroupConfiguration"]
     # Not enforced so each day's report lands in reports/daily_sales/date=D/, which is
-    # only safe because the state machine asks for SSE_S3 itself:
+    # only safe because the publish asks for SSE_S3 itself:
     assert configuration["EnforceWorkGroupConfiguration"] is False
-    report_state = asl["States"]["Build the daily report"]
-    requested = report_state["Parameters"]["ResultConfiguration"]
+    report_state = asls["SalesPublishStateMachine"]["States"]["Build the daily report"]
+    requested = report_state["Arguments"]["ResultConfiguration"]
     assert requested["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
-    assert requested["OutputLocation.$"].startswith("States.Format('s3://${DataLakeBucket}/reports/")
+    assert requested["OutputLocation"].startswith("{% 's3://${DataLakeBucket}/reports/")
     assert configuration["ResultConfiguration"] == {
         "OutputLocation": "s3://stepline-sales-dev-lake-123456789012-us-east-1/reports/",
         "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
@@ -366,26 +480,96 @@ def test_email_subscription_exists_only_with_an_address(
         assert subscription["Endpoint"] == "sales-data-oncall@example.com"
 
 
-def test_alarms_watch_failures_timeouts_trigger_errors_and_dead_letters(
-    resources: dict[str, Any],
+def _alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()]
+
+
+def _alarms_on(resources: dict[str, Any], namespace: str, metric: str) -> list[dict[str, Any]]:
+    return [
+        a for a in _alarms(resources) if (a["Namespace"], a["MetricName"]) == (namespace, metric)
+    ]
+
+
+def test_every_alarm_notifies_the_topic_on_the_first_occurrence(resources: dict[str, Any]) -> None:
+    """Each alarm fires on one occurrence in five minutes, notifies the topic, ignores no data."""
+    alarms = _alarms(resources)
+    assert len(alarms) >= 11
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert (alarm["Threshold"], alarm["Period"], alarm["EvaluationPeriods"]) == (1, 300, 1)
+        assert alarm["AlarmName"]["Fn::Sub"].startswith("${AWS::StackName}-")
+
+
+def _dimension_values(alarms: list[dict[str, Any]], name: str) -> list[Any]:
+    return [
+        dimension["Value"]
+        for alarm in alarms
+        for dimension in alarm["Dimensions"]
+        if dimension["Name"] == name
+    ]
+
+
+def test_every_machine_has_a_failed_executions_alarm(resources: dict[str, Any]) -> None:
+    """ExecutionsFailed is watched for each state machine, once each, by its ARN."""
+    alarms = _alarms_on(resources, "AWS/States", "ExecutionsFailed")
+    assert sorted(_dimension_values(alarms, "StateMachineArn"), key=str) == sorted(
+        ({"Ref": machine} for machine in MACHINES), key=str
+    )
+
+
+def test_arrivals_and_publishes_have_a_timed_out_alarm(resources: dict[str, Any]) -> None:
+    """ExecutionsTimedOut is watched for every Standard machine (the arrival and the publish)."""
+    alarms = _alarms_on(resources, "AWS/States", "ExecutionsTimedOut")
+    standard = [m for m in MACHINES if resources[m]["Properties"]["Type"] == "STANDARD"]
+    assert standard == ["SalesArrivalStateMachine", "SalesPublishStateMachine"]
+    assert sorted(_dimension_values(alarms, "StateMachineArn"), key=str) == sorted(
+        ({"Ref": machine} for machine in standard), key=str
+    )
+
+
+def test_rejected_files_have_an_alarm_on_the_validation_metric(
+    template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
-    """Four alarms (failed, timed out, failed invocations, DLQ depth) notify the topic."""
-    alarms = {
-        (a["Properties"]["Namespace"], a["Properties"]["MetricName"]): a["Properties"]
-        for a in _of_type(resources, "AWS::CloudWatch::Alarm").values()
-    }
-    assert set(alarms) == {
+    """FilesRejected in the Lambda's Powertools namespace, by its service and the stage."""
+    (alarm,) = _alarms_on(resources, "Stepline", "FilesRejected")
+    environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert alarm["Namespace"] == environment["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": environment["POWERTOOLS_SERVICE_NAME"]},
+        {"Name": "stage", "Value": {"Ref": "Stage"}},
+    ]
+
+
+def test_every_rule_has_a_failed_invocations_alarm(resources: dict[str, Any]) -> None:
+    """EventBridge FailedInvocations is watched for each rule, by its name."""
+    alarms = _alarms_on(resources, "AWS/Events", "FailedInvocations")
+    assert sorted(_dimension_values(alarms, "RuleName"), key=str) == sorted(
+        ({"Ref": rule} for rule in _of_type(resources, "AWS::Events::Rule")), key=str
+    )
+
+
+def test_the_dead_letter_queue_depth_has_an_alarm(resources: dict[str, Any]) -> None:
+    """Any message waiting in the trigger DLQ raises an alarm."""
+    (alarm,) = _alarms_on(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["TriggerDeadLetterQueue", "QueueName"]}}
+    ]
+    assert alarm["Statistic"] == "Maximum"
+
+
+def test_there_are_no_other_alarms(resources: dict[str, Any]) -> None:
+    """Every alarm is one of the kinds checked above."""
+    kinds = {(a["Namespace"], a["MetricName"]) for a in _alarms(resources)}
+    assert kinds == {
         ("AWS/States", "ExecutionsFailed"),
         ("AWS/States", "ExecutionsTimedOut"),
+        ("Stepline", "FilesRejected"),
         ("AWS/Events", "FailedInvocations"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     }
-    for alarm in alarms.values():
-        assert alarm["AlarmActions"] == [{"Ref": "NotificationTopic"}]
-        assert alarm["TreatMissingData"] == "notBreaching"
-    assert alarms[("AWS/States", "ExecutionsFailed")]["Dimensions"] == [
-        {"Name": "StateMachineArn", "Value": {"Ref": "SalesPipelineStateMachine"}}
-    ]
 
 
 # ---------------------------------------------------------- EMR scripts
@@ -407,11 +591,22 @@ def test_emr_scripts_travel_as_a_layer_that_the_publisher_mounts(resources: dict
     assert assets["Properties"]["ArtifactsBucket"] == {"Ref": "ArtifactsBucket"}
 
 
-def test_outputs_name_the_buckets_the_state_machine_and_the_topic(template: dict[str, Any]) -> None:
-    """Outputs give the three bucket names, the state machine ARN and the topic ARN."""
+def test_outputs_name_the_buckets_every_machine_the_ledger_and_the_topic(
+    template: dict[str, Any],
+) -> None:
+    """Outputs give the three buckets, every state machine's ARN, the ledger and the topic."""
     outputs = {name: output["Value"] for name, output in template["Outputs"].items()}
     assert outputs["RawBucketName"] == {"Ref": "RawBucket"}
     assert outputs["DataLakeBucketName"] == {"Ref": "DataLakeBucket"}
     assert outputs["ArtifactsBucketName"] == {"Ref": "ArtifactsBucket"}
-    assert outputs["StateMachineArn"] == {"Ref": "SalesPipelineStateMachine"}
+    assert outputs["RunLedgerTableName"] == {"Ref": "RunLedgerTable"}
     assert outputs["NotificationTopicArn"] == {"Ref": "NotificationTopic"}
+    machine_outputs = {
+        name: value["Ref"]
+        for name, value in outputs.items()
+        if isinstance(value, dict) and value.get("Ref") in MACHINES
+    }
+    assert sorted(machine_outputs.values()) == MACHINES
+    for name, machine in machine_outputs.items():
+        short = machine.removeprefix("Sales").removesuffix("StateMachine")
+        assert name == f"{short}StateMachineArn"

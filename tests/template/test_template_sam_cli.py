@@ -1,7 +1,7 @@
 """The template passes the tools that deploy it: cfn-lint, ``sam validate --lint``, ``sam build``.
 
 Also checks, with SAM's own translator and parameter parser (from .venv-tools), that
-the role SAM generates for the state machine and the parameters ``sam deploy`` reads
+the role SAM generates for each state machine and the parameters ``sam deploy`` reads
 from samconfig.toml are the ones the other tests reason about.
 """
 
@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from template_support import SamCli, run_tools_python
+from template_support import SamCli, run_tools_python, state_machine_ids
 
-from stepline.definition import PROJECT_ROOT, load_stage_config
+from stepline.definition import PROJECT_ROOT, load_stage_config, load_template
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
+TEMPLATE_RESOURCES = load_template(TEMPLATE)["Resources"]
+MACHINES = state_machine_ids(TEMPLATE_RESOURCES)
+# Kept in step with test_template_iam's table (checked against SAM's expansion below).
+SAM_POLICY_TEMPLATE_ACTIONS = {"SNSPublishMessagePolicy": {"sns:Publish"}}
 TOOLS_SCRIPT = Path(__file__).with_name("_sam_tools_script.py")
 
 
@@ -49,23 +53,66 @@ def transformed(sam_cli: SamCli) -> dict[str, Any]:
     return json.loads(run_tools_python(sam_cli, TOOLS_SCRIPT, "translate", str(TEMPLATE)))
 
 
-def test_sam_transform_gives_the_state_machine_only_the_declared_policies(
-    transformed: dict[str, Any],
-) -> None:
-    """SAM's transform gives the state machine role the declared policies plus X-Ray only."""
-    role = transformed["Resources"]["SalesPipelineStateMachineRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]
+def _role_actions(role: dict[str, Any]) -> set[str]:
     actions: set[str] = set()
     for policy in role["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
             action = statement["Action"]
             actions.update([action] if isinstance(action, str) else action)
-    # sns:Publish comes from the SNSPublishMessagePolicy template; the rest is inline.
-    assert "sns:Publish" in actions
+    return actions
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_sam_transform_gives_each_state_machine_only_the_declared_policies(
+    machine: str, transformed: dict[str, Any]
+) -> None:
+    """SAM gives each machine its own role: the declared policies, expanded, plus X-Ray only."""
+    resources = transformed["Resources"]
+    role = resources[f"{machine}Role"]["Properties"]
+    assert role["ManagedPolicyArns"] == ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": ["states.amazonaws.com"]}
+    actions = _role_actions(role)
     assert not any(action == "*" or action.endswith(":*") for action in actions)
-    machine = transformed["Resources"]["SalesPipelineStateMachine"]["Properties"]
-    assert machine["RoleArn"] == {"Fn::GetAtt": ["SalesPipelineStateMachineRole", "Arn"]}
-    assert machine["TracingConfiguration"] == {"Enabled": True}
+    # The role test_template_iam reasons about is the one SAM makes: SAM's expansion of
+    # the policy templates plus the inline statements, nothing else.
+    declared = TEMPLATE_RESOURCES[machine]["Properties"]["Policies"]
+    inline = {
+        action
+        for policy in declared
+        if "Statement" in policy
+        for statement in policy["Statement"]
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+    from_templates = {
+        name: actions_of
+        for name, actions_of in SAM_POLICY_TEMPLATE_ACTIONS.items()
+        if any(name in policy for policy in declared)
+    }
+    assert actions == inline.union(*from_templates.values())
+    properties = resources[machine]["Properties"]
+    assert properties["RoleArn"] == {"Fn::GetAtt": [f"{machine}Role", "Arn"]}
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+def test_sam_expands_the_sns_policy_template_to_publish_on_the_topic_only(
+    transformed: dict[str, Any],
+) -> None:
+    """SNSPublishMessagePolicy is sns:Publish on the stack's topic, as test_template_iam says."""
+    role = transformed["Resources"]["SalesArrivalStateMachineRole"]["Properties"]
+    (statement,) = [
+        statement
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "sns:Publish" in json.dumps(statement["Action"])
+    ]
+    action = statement["Action"]
+    actions = {action} if isinstance(action, str) else set(action)
+    assert actions == SAM_POLICY_TEMPLATE_ACTIONS["SNSPublishMessagePolicy"]
+    assert "NotificationTopic" in json.dumps(statement["Resource"])
 
 
 def test_sam_transform_versions_the_scripts_layer_for_the_custom_resource(
