@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stepline.history import event_details, states_visited
@@ -29,6 +29,8 @@ class Notification:
     subject: str | None
     message: Any
     sent: bool
+    #: SNS message attributes (name -> value), which subscription filter policies read.
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,11 @@ class ExecutionView:
                         subject=pending.get("Subject"),
                         message=_maybe_json(pending.get("Message")),
                         sent=sent,
+                        attributes={
+                            name: value.get("StringValue", value.get("BinaryValue"))
+                            for name, value in (pending.get("MessageAttributes") or {}).items()
+                            if isinstance(value, dict)
+                        },
                     )
                 )
                 pending = None

@@ -1,9 +1,10 @@
 -- Stepline: load one day of curated daily sales into Redshift.
 --
--- The state machine's "Load the day into Redshift" state sends these
+-- The publish state machine's "Load the day into Redshift" state sends these
 -- statements, in this order, as ONE Redshift Data API BatchExecuteStatement
 -- call, which runs them in a single transaction: a failure anywhere rolls
--- back the whole load, so the table keeps the day's previous rows.
+-- back the whole load, so the table keeps the day's previous rows. Only one
+-- publish of a date runs at a time (the date's lease, docs/day-protocol.md).
 -- This file is the reviewed source of that state's Sqls array; the test
 -- tests/sql/test_sql_matches_definition.py fails if the two drift apart.
 --
@@ -11,10 +12,10 @@
 --   ${RedshiftSchema}, ${DataLakeBucket}, ${RedshiftCopyRoleArn}
 --       deploy-time DefinitionSubstitutions from the SAM template
 --   {run_date}
---       the run date (YYYY-MM-DD), filled in by States.Format at run time
+--       the run date (YYYY-MM-DD), filled in by the state's JSONata at run time
 --
--- The load is delete-then-insert on the run date, so a rerun (or a second
--- store's file for the same day) replaces the day instead of adding to it.
+-- The load is delete-then-insert on the run date, so a rerun (or another pass
+-- of the day's publish) replaces the day instead of adding to it.
 
 CREATE SCHEMA IF NOT EXISTS ${RedshiftSchema};
 

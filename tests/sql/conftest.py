@@ -37,10 +37,12 @@ CuratedWriter = Callable[[str, Sequence[CuratedRow]], Path]
 
 
 @pytest.fixture(scope="session")
-def definition() -> dict[str, Any]:
-    """The state machine definition, as deployed (placeholders not substituted)."""
-    path = REPO / "statemachines/sales_pipeline.asl.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+def definitions() -> dict[str, dict[str, Any]]:
+    """Every state machine definition, by file name (placeholders not substituted)."""
+    return {
+        path.name: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((REPO / "statemachines").glob("*.asl.json"))
+    }
 
 
 @pytest.fixture

@@ -47,14 +47,15 @@ def test_the_delete_is_scoped_to_exactly_the_run_date(statements: list[str]) -> 
         assert not re.search(r"\bTRUNCATE\b|\bDROP\s+TABLE\b", statement, re.IGNORECASE), statement
 
 
-def test_the_whole_load_is_one_batch_call(definition: dict[str, Any]) -> None:
+def test_the_whole_load_is_one_batch_call(definitions: dict[str, dict[str, Any]]) -> None:
     """All statements go in one BatchExecuteStatement (one transaction); no state sends others."""
-    load = definition["States"]["Load the day into Redshift"]
-    assert load["Resource"] == "arn:aws:states:::aws-sdk:redshiftdata:batchExecuteStatement"
-    assert "Sqls.$" in load["Parameters"]
     redshift_sql_states = [
-        name
+        (machine, name)
+        for machine, definition in definitions.items()
         for name, state in definition["States"].items()
         if re.search(r"redshiftdata:(batch)?executeStatement", state.get("Resource", ""), re.I)
     ]
-    assert redshift_sql_states == ["Load the day into Redshift"]
+    assert redshift_sql_states == [("sales_publish.asl.json", "Load the day into Redshift")]
+    load = definitions["sales_publish.asl.json"]["States"]["Load the day into Redshift"]
+    assert load["Resource"] == "arn:aws:states:::aws-sdk:redshiftdata:batchExecuteStatement"
+    assert "Sqls" in load["Arguments"]
