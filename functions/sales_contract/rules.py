@@ -47,10 +47,12 @@ _TIME_ONLY_RE = re.compile(
 _SOLD_AT_EXAMPLE = "2026-11-20T14:03:00Z"
 _LOOSE_DECIMAL_RE = re.compile(r"\d*(?:\.\d*)?", re.ASCII)
 _COMMA_DECIMAL_RE = re.compile(r"\d+,\d{1,2}", re.ASCII)
-# C0 control characters except tab; line feed and carriage return are allowed
-# too, because they only reach a value as a quoted line break (the record
-# reader rejects a CR outside quotes). NUL and the others break Redshift COPY.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# C0 control characters except tab (NUL and the others break Redshift, and
+# no till means them), and a CR that is not part of a CRLF line break: the
+# validated CSV is written with LF line ends, and Python's csv writer would
+# leave a value with a lone CR unquoted, which the clean step would then read
+# as a line end. A quoted LF or CRLF line break is allowed (RFC 4180).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\r(?!\n)")
 _CONTROL_NAMES = (
     "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR",
     "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC",
@@ -114,6 +116,11 @@ def _control_problem(column: str, value: str) -> str | None:
     if match is None:
         return None
     code = ord(match.group())
+    if code == 0x0D:
+        return (
+            f"{column}: holds a carriage return (CR) not followed by LF: a line break inside "
+            "a quoted value must be LF or CRLF"
+        )
     return (
         f"{column}: contains the control character U+{code:04X} ({_CONTROL_NAMES[code]}): "
         "values may hold no control characters but tab and quoted line breaks"
