@@ -11,6 +11,7 @@ import csv
 import gzip
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -158,3 +159,29 @@ def test_every_physical_line_is_accounted_for(name: str) -> None:
     assert expected["rows"] + 1 == _independent_record_count(text)
     rejected_lines = {problem["line"] for problem in expected["row_problems"]}
     assert len(rejected_lines) == expected["rejected_rows"]
+
+
+def _documented_reason_patterns() -> list[re.Pattern[str]]:
+    """Every reason text on the contract page, `<...>` placeholders standing for any text."""
+    page = (CORPUS.parents[2] / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    section = page[page.index("## Rejected rows and rejected files"):
+                   page.index("## What validation writes")]
+    patterns = []
+    for code in re.findall(r"`([^`]+)`", section):
+        parts = re.split(r"<[^>]+>", code)
+        patterns.append(re.compile(".*?".join(re.escape(part) for part in parts)))
+    return patterns
+
+
+def test_every_corpus_reason_is_documented() -> None:
+    """Each reason the corpus expects is written on docs/data-contract.md, word for word."""
+    patterns = _documented_reason_patterns()
+    reasons = {
+        problem["reason"]
+        for case in MANIFEST["cases"]
+        for problem in case["expected"]["file_problems"] + case["expected"]["row_problems"]
+    }
+    undocumented = sorted(
+        reason for reason in reasons if not any(p.fullmatch(reason) for p in patterns)
+    )
+    assert undocumented == []
