@@ -133,7 +133,10 @@ def split_record(text: str) -> list[str] | MalformedRecord:
 
     An empty line has no fields (``[]``), as in Python's ``csv``.
     """
-    return _QuotedSplitter().split(_without_line_ending(text))
+    fields = _CsvSplitter().split(_without_line_ending(text))
+    if fields is _OPEN:
+        raise ValueError(f"the record ends inside a quoted value: {text!r}")
+    return _diagnose(_without_line_ending(text)) if fields is _REFUSED else fields
 
 
 def _without_line_ending(text: str) -> str:
@@ -142,45 +145,45 @@ def _without_line_ending(text: str) -> str:
     return text
 
 
-class _QuotedSplitter:
-    """Splits records with the csv module's C parser, kept for a whole file.
+#: What :meth:`_CsvSplitter.split` says instead of fields: the text ends inside a
+#: quoted value, or the csv parser refused it (:func:`_diagnose` says why).
+_OPEN: Final = ["<open>"]
+_REFUSED: Final = ["<refused>"]
 
-    The parser reads from this object, which hands it one record at a time.
-    ``strict`` makes it refuse text after a closing quote; it also refuses a CR
-    outside quotes, except at the very end, which is checked here. Whatever it
-    refuses is diagnosed by :func:`_diagnose` to name the field and the reason.
+
+class _CsvSplitter:
+    """Splits text with quotes using the csv module's C parser, kept for a whole file.
+
+    The parser reads from a C iterator over a list the text is put in, so
+    splitting costs no Python call per line. When the text ends inside a quoted
+    value the parser asks for more and finds the list empty (IndexError).
+    ``strict`` makes it refuse text after a closing quote and a CR outside
+    quotes, except a CR at the very end, which is checked here.
     """
 
     def __init__(self) -> None:
-        self._pending: str | None = None
-        self._reader = csv.reader(self, strict=True)
+        self._pending: list[str] = []
+        self._reader = csv.reader(iter(self._pending.pop, None), strict=True)
 
-    def __iter__(self) -> _QuotedSplitter:
-        return self
-
-    def __next__(self) -> str:
-        text, self._pending = self._pending, None
-        if text is None:
-            raise StopIteration
-        return text
-
-    def split(self, body: str) -> list[str] | MalformedRecord:
-        """The fields of ``body``: one complete record without its line ending."""
+    def split(self, body: str) -> list[str]:
+        """The fields of ``body`` (without its line ending), or _OPEN, or _REFUSED."""
         if '"' not in body:
-            if "\r" in body:
-                return MalformedRecord(body[: body.index("\r")].count(","), BARE_CR_REASON, body)
-            return body.split(",") if body else []
-        if not body.endswith("\r"):
-            self._pending = body
-            try:
-                return next(self._reader)
-            except csv.Error:
-                pass
-        return _diagnose(body)
+            return _REFUSED if "\r" in body else body.split(",") if body else []
+        if body.endswith("\r"):
+            return _REFUSED
+        self._pending.append(body)
+        try:
+            fields: list[str] = next(self._reader)
+        except IndexError:
+            return _OPEN
+        except csv.Error:
+            self._pending.clear()
+            return _REFUSED
+        return fields
 
 
 def _diagnose(body: str) -> MalformedRecord:
-    """Which field of a record the csv parser refused, and why."""
+    """Which field of a complete record the csv parser refused, and why."""
     position = 0
     field = 0
     while True:
@@ -208,6 +211,13 @@ def _diagnose(body: str) -> MalformedRecord:
     raise AssertionError(f"the csv parser refused a record with nothing wrong: {body!r}")
 
 
+def _plain_fields(body: str) -> list[str] | MalformedRecord:
+    """The fields of a record without quotes (and without its line ending)."""
+    if "\r" in body:
+        return MalformedRecord(body[: body.index("\r")].count(","), BARE_CR_REASON, body)
+    return body.split(",") if body else []
+
+
 class RecordReader:
     """Iterates ``(first_line, last_line, record)`` over a file's bytes, streaming.
 
@@ -223,10 +233,10 @@ class RecordReader:
         self.lines = 0
 
     def __iter__(self) -> Iterator[tuple[int, int, Record]]:
-        # One loop with the common case inlined: it runs once per line of
+        # One loop with the common cases inlined: it runs once per line of
         # files with millions of lines.
         readline = self._binary.readline
-        split = _QuotedSplitter().split
+        split = _CsvSplitter().split
         line = 0
         # The record being assembled across lines (only while a quote is open).
         inside = False
@@ -247,15 +257,29 @@ class RecordReader:
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             if not inside:
-                if '"' not in text or _CLOSED_FROM_OUTSIDE.fullmatch(text) is not None:
-                    # The common case: a whole record on one line.
-                    if len(raw_line) > MAX_RECORD_BYTES:
-                        yield line, line, OversizedRecord(len(raw_line), 1)
-                    elif text.endswith("\n"):
-                        yield line, line, split(text[:-2] if text.endswith("\r\n") else text[:-1])
+                if len(raw_line) <= MAX_RECORD_BYTES:
+                    if text.endswith("\n"):
+                        body = text[:-2] if text.endswith("\r\n") else text[:-1]
                     else:
-                        yield line, line, split(text)
+                        body = text
+                    if '"' not in body:
+                        # The common case: a whole record on one line, no quote.
+                        if "\r" in body:
+                            yield line, line, _plain_fields(body)
+                        else:
+                            yield line, line, body.split(",") if body else []
+                        continue
+                    fields = split(body)
+                    if fields is not _OPEN and fields is not _REFUSED:
+                        yield line, line, fields
+                        continue
+                    if fields is _REFUSED and not ends_inside_quotes(text, False):
+                        yield line, line, _diagnose(body)
+                        continue
+                elif not ends_inside_quotes(text, False):
+                    yield line, line, OversizedRecord(len(raw_line), 1)
                     continue
+                # A quoted value goes on to the next line.
                 inside, start, size = True, line, len(raw_line)
                 parts = [text] if size <= MAX_RECORD_BYTES else None
                 continue
@@ -270,7 +294,7 @@ class RecordReader:
                 if parts is None:
                     yield start, line, OversizedRecord(size, line - start + 1)
                 else:
-                    yield start, line, split(_without_line_ending("".join(parts)))
+                    yield start, line, split_record("".join(parts))
                 parts = None
         self.lines = line
         if inside:

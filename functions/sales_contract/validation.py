@@ -292,26 +292,34 @@ def _validate_records(
     empty_run_start = empty_run = 0
     try:
         for first_line, last_line, record in records:
-            if type(record) is list and not record:
-                if not empty_run:
-                    empty_run_start = first_line
-                empty_run += 1
-                continue
-            if empty_run:
-                for line in range(empty_run_start, empty_run_start + empty_run):
-                    rejects.add(report, line, [(None, EMPTY_LINE_REASON)], "", max_reasons)
-                rows += empty_run
-                rejected_rows += empty_run
-                empty_run = 0
-            rows += 1
-            if type(record) is list and len(record) == field_count:
-                problems = check(record)
-                if problems is None:
-                    if write_good is not None:
-                        write_good(record if reorder is None else reorder(record))
+            if type(record) is list:
+                if not record:
+                    if not empty_run:
+                        empty_run_start = first_line
+                    empty_run += 1
                     continue
-                text = _record_as_text(record)
+                if empty_run:
+                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
+                    rows += empty_run
+                    rejected_rows += empty_run
+                    empty_run = 0
+                rows += 1
+                if len(record) == field_count:
+                    problems = check(record)
+                    if problems is None:
+                        if write_good is not None:
+                            write_good(record if reorder is None else reorder(record))
+                        continue
+                    text = _record_as_text(record)
+                else:
+                    problems, text = _record_problem(record, first_line, last_line, header)
             else:
+                if empty_run:
+                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
+                    rows += empty_run
+                    rejected_rows += empty_run
+                    empty_run = 0
+                rows += 1
                 problems, text = _record_problem(record, first_line, last_line, header)
             rejected_rows += 1
             rejects.add(report, first_line, problems, text, max_reasons)
@@ -322,6 +330,14 @@ def _validate_records(
         if good_text is not None:
             good_text.close()  # writes the gzip trailer; the caller's stream stays open
         rejects.close()
+
+
+def _reject_empty_lines(
+    rejects: _RejectsWriter, report: ValidationReport, start: int, count: int, max_reasons: int
+) -> None:
+    """Reject a run of empty lines that a row follows: each is a row at its own line."""
+    for line in range(start, start + count):
+        rejects.add(report, line, [(None, EMPTY_LINE_REASON)], "", max_reasons)
 
 
 def _record_problem(
