@@ -1,9 +1,12 @@
 """How the bytes of a sales file become records: physical lines, quoting, size limits.
 
 This is the CSV syntax of the contract (``docs/data-contract.md``, "Lines,
-quoting and limits"), written out instead of left to the ``csv`` module, so
-that every physical line is accounted for and every problem has a reason and a
-line of its own:
+quoting and limits"). The ``csv`` module's C parser still splits records with
+quotes (it is fast), but this module decides where each record starts and
+ends, enforces the limits and names every problem, so that every physical
+line is accounted for and each problem has a reason and a line of its own
+(left to itself, ``csv`` lets a quote that never closes swallow the rest of
+the file, and splits a record over its field limit into several):
 
 * A **physical line** ends with LF; a CR right before that LF belongs to the
   line ending (CRLF). The last line may have no line ending. Lines are numbered
@@ -131,7 +134,8 @@ def ends_inside_quotes(text: str, inside: bool) -> bool:
 def split_record(text: str) -> list[str] | MalformedRecord:
     """The fields of one complete record (line ending included), values as given.
 
-    An empty line has no fields (``[]``), as in Python's ``csv``.
+    An empty line has no fields (``[]``), as in Python's ``csv``. Raises
+    ValueError for text that ends inside a quoted value (not a whole record).
     """
     fields = _CsvSplitter().split(_without_line_ending(text))
     if fields is _OPEN:
