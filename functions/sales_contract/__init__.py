@@ -1,6 +1,7 @@
 """The Stepline sales data contract: one module owns it, everything else imports it.
 
 * :mod:`sales_contract.layout` - the raw key pattern and every output key,
+* :mod:`sales_contract.records` - lines, quoting and size limits: bytes to records,
 * :mod:`sales_contract.rules` - the columns and the per-row check,
 * :mod:`sales_contract.validation` - streaming validation of a whole file.
 
@@ -22,6 +23,7 @@ from .layout import (
     s3_uri,
     unmatched_key_rejection_key,
 )
+from .records import MAX_LINE_BYTES, MAX_RECORD_BYTES
 from .rules import COLUMNS, MAX_ORDER_ID_CHARS, MAX_TEXT_CHARS, RowChecker, check_header
 from .validation import (
     DEFAULT_MAX_REJECT_RATIO,
@@ -35,7 +37,9 @@ __all__ = [
     "ADHOC_RUN",
     "COLUMNS",
     "DEFAULT_MAX_REJECT_RATIO",
+    "MAX_LINE_BYTES",
     "MAX_ORDER_ID_CHARS",
+    "MAX_RECORD_BYTES",
     "MAX_TEXT_CHARS",
     "RAW_KEY_PATTERN_TEXT",
     "REJECTS_COLUMNS",

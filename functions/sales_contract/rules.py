@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Final
 
 #: The canonical column order of validated files (and of generated samples).
@@ -30,12 +31,33 @@ MAX_PRICE_INTEGER_DIGITS: Final = 10
 _SOLD_AT_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
 )
-_SOLD_AT_WITHOUT_OFFSET_RE = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?", re.ASCII
-)
 _QUANTITY_RE = re.compile(r"-?\d{1,10}", re.ASCII)
 _PRICE_RE = re.compile(r"(\d+)(?:\.(\d+))?", re.ASCII)
 _PRICE_OK_RE = re.compile(rf"\d{{1,{MAX_PRICE_INTEGER_DIGITS}}}(?:\.\d{{1,2}})?", re.ASCII)
+# What a failing sold_at is made of, to say precisely what is wrong with it.
+_SOLD_AT_LOOSE_RE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:(?P<separator>[ Tt]?)(?P<time>\d{2}:\d{2})(?P<seconds>:\d{2})?(?P<fraction>[.,]\d*)?)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII,
+)
+_TIME_ONLY_RE = re.compile(
+    r"\d{2}:\d{2}(?::\d{2})?(?:[.,]\d*)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?", re.ASCII
+)
+_SOLD_AT_EXAMPLE = "2026-11-20T14:03:00Z"
+_LOOSE_DECIMAL_RE = re.compile(r"\d*(?:\.\d*)?", re.ASCII)
+_COMMA_DECIMAL_RE = re.compile(r"\d+,\d{1,2}", re.ASCII)
+# C0 control characters except tab (NUL and the others break Redshift, and
+# no till means them), and a CR that is not part of a CRLF line break: the
+# validated CSV is written with LF line ends, and Python's csv writer would
+# leave a value with a lone CR unquoted, which the clean step would then read
+# as a line end. A quoted LF or CRLF line break is allowed (RFC 4180).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\r(?!\n)")
+_CONTROL_NAMES = (
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR",
+    "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC",
+    "FS", "GS", "RS", "US",
+)
 
 
 def check_header(header: Sequence[str]) -> list[str]:
@@ -73,6 +95,38 @@ def _shown_name(name: str) -> str:
     return name if name and name == name.strip() else repr(name)
 
 
+def field_count_reason(expected: int, found: int, first_line: int, line_count: int) -> str:
+    """Why a record with the wrong number of fields is rejected.
+
+    A record spanning several lines with the wrong count is most often a quote
+    that was not closed where it should have been: say so, with the lines.
+    """
+    reason = f"expected {expected} fields, found {found}"
+    if line_count > 1:
+        last_line = first_line + line_count - 1
+        reason += (
+            f" in a record spanning lines {first_line}-{last_line} "
+            "(a quoted value left open too long?)"
+        )
+    return reason
+
+
+def _control_problem(column: str, value: str) -> str | None:
+    match = _CONTROL_RE.search(value)
+    if match is None:
+        return None
+    code = ord(match.group())
+    if code == 0x0D:
+        return (
+            f"{column}: holds a carriage return (CR) not followed by LF: a line break inside "
+            "a quoted value must be LF or CRLF"
+        )
+    return (
+        f"{column}: contains the control character U+{code:04X} ({_CONTROL_NAMES[code]}): "
+        "values may hold no control characters but tab and quoted line breaks"
+    )
+
+
 def _whitespace_problem(column: str, value: str) -> str | None:
     if value != value.strip():
         return f"{column}: {value!r} has leading or trailing whitespace"
@@ -82,30 +136,26 @@ def _whitespace_problem(column: str, value: str) -> str | None:
 class RowChecker:
     """Checks the data rows of one file against the contract.
 
-    Built once per file from its header, so that each row check only indexes
-    a list. ``check(record)`` returns ``None`` for a good row (the common case,
-    kept allocation-free) or the list of ``(column, reason)`` problems.
+    Built once per file from its header, so that each row check picks its
+    values with one C call. ``check(record)`` returns ``None`` for a good row
+    (the common case, kept allocation-free) or the list of ``(column, reason)``
+    problems.
     """
 
-    __slots__ = ("_index", "_run_date", "_store_id", "field_count")
+    __slots__ = ("_header", "_run_date", "_store_id", "_values", "field_count")
 
     def __init__(self, header: Sequence[str], run_date: dt.date, store_id: str) -> None:
-        self._index = {name: position for position, name in enumerate(header)}
+        self._header = list(header)
+        # The values in the canonical column order, whatever the file's order.
+        self._values = itemgetter(*(self._header.index(name) for name in COLUMNS))
         self._run_date = run_date.isoformat()
         self._store_id = store_id
         self.field_count = len(header)
 
     def check(self, record: list[str]) -> list[tuple[str | None, str]] | None:
         if len(record) != self.field_count:
-            return [(None, f"expected {self.field_count} fields, found {len(record)}")]
-        index = self._index
-        order_id = record[index["order_id"]]
-        store_id = record[index["store_id"]]
-        sold_at = record[index["sold_at"]]
-        sku = record[index["sku"]]
-        category = record[index["category"]]
-        quantity = record[index["quantity"]]
-        unit_price = record[index["unit_price"]]
+            return [(None, field_count_reason(self.field_count, len(record), 0, 1))]
+        order_id, store_id, sold_at, sku, category, quantity, unit_price = self._values(record)
         # Fast path: one cheap test per column; only a failing row pays for
         # the detailed diagnosis below.
         if (
@@ -122,8 +172,17 @@ class RowChecker:
             and order_id == order_id.strip()
             and sku == sku.strip()
             and category == category.strip()
+            # The other columns' checks above already exclude control characters.
+            # isprintable() is a fast C test, True for almost every value; only a
+            # value with a tab, a quoted line break or an unusual character pays
+            # for the regex.
+            and (order_id.isprintable() or _CONTROL_RE.search(order_id) is None)
+            and (sku.isprintable() or _CONTROL_RE.search(sku) is None)
+            and (category.isprintable() or _CONTROL_RE.search(category) is None)
         ):
             return None
+        if record == self._header:
+            return [(None, "the header line repeats here: is this two files joined together?")]
         return self._diagnose(order_id, store_id, sold_at, sku, category, quantity, unit_price)
 
     def _diagnose(
@@ -136,18 +195,22 @@ class RowChecker:
         quantity: str,
         unit_price: str,
     ) -> list[tuple[str | None, str]]:
+        # One reason per column at most, in the canonical column order; a
+        # control character is named first (it hides whatever else is wrong).
         checks = (
-            ("order_id", _order_id_problem(order_id)),
-            ("store_id", _store_id_problem(store_id, self._store_id)),
-            ("sold_at", _sold_at_problem(sold_at, self._run_date)),
-            ("sku", _text_problem("sku", sku)),
-            ("category", _text_problem("category", category)),
-            ("quantity", _quantity_problem(quantity)),
-            ("unit_price", _unit_price_problem(unit_price)),
+            ("order_id", order_id, _order_id_problem),
+            ("store_id", store_id, lambda value: _store_id_problem(value, self._store_id)),
+            ("sold_at", sold_at, lambda value: _sold_at_problem(value, self._run_date)),
+            ("sku", sku, lambda value: _text_problem("sku", value)),
+            ("category", category, lambda value: _text_problem("category", value)),
+            ("quantity", quantity, _quantity_problem),
+            ("unit_price", unit_price, _unit_price_problem),
         )
-        problems: list[tuple[str | None, str]] = [
-            (column, reason) for column, reason in checks if reason is not None
-        ]
+        problems: list[tuple[str | None, str]] = []
+        for column, value, problem_of in checks:
+            reason = _control_problem(column, value) or problem_of(value)
+            if reason is not None:
+                problems.append((column, reason))
         return problems
 
 
@@ -175,17 +238,60 @@ def _store_id_problem(value: str, expected: str) -> str | None:
 
 def _sold_at_problem(value: str, run_date: str) -> str | None:
     if _SOLD_AT_RE.fullmatch(value) is None:
-        if _SOLD_AT_WITHOUT_OFFSET_RE.fullmatch(value) is not None:
-            return f"sold_at: {value!r} has no UTC offset (end it with Z or e.g. +01:00)"
-        return (
-            f"sold_at: {value!r} is not an ISO-8601 timestamp like 2026-11-20T14:03:00Z "
-            "or 2026-11-20T14:03:00+05:30"
-        )
+        return _sold_at_form_problem(value)
     if not _is_real_timestamp(value):
         return f"sold_at: {value!r} is not a real date and time"
     if value[:10] != run_date:
         return f"sold_at: local date {value[:10]} differs from the run date {run_date}"
     return None
+
+
+def _sold_at_form_problem(value: str) -> str:
+    """What keeps ``value`` from the form ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM|-HH:MM)``."""
+    if not value:
+        return "sold_at: must not be empty"
+    shown = f"sold_at: {value!r}"
+    if _TIME_ONLY_RE.fullmatch(value):
+        return f"{shown} has no date: the contract wants a date and a time, like {_SOLD_AT_EXAMPLE}"
+    parts = _SOLD_AT_LOOSE_RE.fullmatch(value)
+    if parts is None:
+        return _not_a_timestamp(shown)
+    if parts["time"] is None:
+        return f"{shown} has no time of day: the contract wants one, like {_SOLD_AT_EXAMPLE}"
+    separator = parts["separator"]
+    if separator != "T":
+        between = "nothing" if not separator else repr(separator)
+        return (
+            f"{shown} has {between} between the date and the time: the contract wants T, "
+            f"like {_SOLD_AT_EXAMPLE}"
+        )
+    if parts["seconds"] is None:
+        return f"{shown} has no seconds: the contract wants HH:MM:SS, like {_SOLD_AT_EXAMPLE}"
+    fraction = parts["fraction"]
+    if fraction is not None and (fraction[0] != "." or not 1 <= len(fraction) - 1 <= 6):
+        return (
+            f"{shown} has a malformed fraction of a second: the contract wants a point and "
+            "1 to 6 digits, like 2026-11-20T14:03:00.25Z"
+        )
+    offset = parts["offset"]
+    if offset is None:
+        return f"{shown} has no UTC offset (end it with Z or e.g. +01:00)"
+    if offset == "z":
+        return f"{shown} ends with a lowercase z: the contract wants Z"
+    if len(offset) in (3, 5):  # +01 or +0100
+        missing = "minutes" if len(offset) == 3 else "a colon"
+        return (
+            f"{shown} has the offset {offset!r} without {missing}: the contract wants +HH:MM, "
+            "like +01:00"
+        )
+    return _not_a_timestamp(shown)
+
+
+def _not_a_timestamp(shown: str) -> str:
+    return (
+        f"{shown} is not an ISO-8601 timestamp: the contract wants YYYY-MM-DDTHH:MM:SS "
+        f"with Z or an offset, like {_SOLD_AT_EXAMPLE} or 2026-11-20T14:03:00+05:30"
+    )
 
 
 def _text_problem(column: str, value: str) -> str | None:
@@ -209,14 +315,29 @@ def _quantity_problem(value: str) -> str | None:
 def _unit_price_problem(value: str) -> str | None:
     if _PRICE_OK_RE.fullmatch(value) is not None:
         return None
-    match = _PRICE_RE.fullmatch(value.removeprefix("-"))
-    if match is None:
-        return f"unit_price: {value!r} is not a decimal number like 12.50"
-    if value.startswith("-"):
-        return f"unit_price: {value!r} is negative"
-    if match[2] is not None and len(match[2]) > 2:
-        return f"unit_price: {value!r} has more than 2 decimal places"
-    return (
-        f"unit_price: {value!r} is too large "
-        f"(at most {MAX_PRICE_INTEGER_DIGITS} digits before the point)"
-    )
+    if not value:
+        return "unit_price: must not be empty"
+    if value != value.strip():
+        return _whitespace_problem("unit_price", value)
+    shown = f"unit_price: {value!r}"
+    unsigned = value[1:] if value[0] in "+-" else value
+    if _LOOSE_DECIMAL_RE.fullmatch(unsigned) is None or unsigned in ("", "."):
+        if _COMMA_DECIMAL_RE.fullmatch(value) is not None:
+            with_point = value.replace(",", ".")
+            return f"{shown} has a decimal comma: the contract wants a point, like {with_point}"
+        return (
+            f"{shown} is not a decimal number: the contract wants digits with an optional point "
+            "and at most 2 decimals, like 12.50"
+        )
+    if value[0] == "-":
+        return f"{shown} is negative"
+    if value[0] == "+":
+        return f"{shown} has a plus sign: the contract wants the number alone, like {unsigned}"
+    integer, point, decimals = unsigned.partition(".")
+    if not integer:
+        return f"{shown} has no digit before the point: the contract wants e.g. 0{unsigned}"
+    if point and not decimals:
+        return f"{shown} has no digit after the point: the contract wants e.g. {integer}"
+    if len(decimals) > 2:
+        return f"{shown} has more than 2 decimal places"
+    return f"{shown} is too large (at most {MAX_PRICE_INTEGER_DIGITS} digits before the point)"

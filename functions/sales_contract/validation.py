@@ -5,11 +5,18 @@ both call :func:`validate_sales_stream`. It reads the file once, front to back,
 and keeps no per-row state, so memory stays bounded whatever the file size:
 
 * bytes are read through a buffered reader (and ``gzip`` for ``.csv.gz``),
-* each physical line is decoded as UTF-8 on its own, so a bad byte is reported
-  with the exact line it is on,
-* ``csv.reader`` joins quoted multi-line records and tracks line numbers,
+* :class:`~sales_contract.records.RecordReader` cuts them into physical lines
+  (each decoded as UTF-8 on its own, so a bad byte is reported with its line)
+  and joins quoted line breaks into records, within fixed size limits,
+* :class:`~sales_contract.rules.RowChecker` judges each record,
 * good rows are written, in the canonical column order, to a gzip stream the
   caller provides (a temp file in the Lambda), rejected rows to a CSV stream.
+
+Every physical line is accounted for: it is the header, part of a row (good or
+rejected; an empty line inside the data is a rejected row), an empty line at
+the very end of the file, or the file is rejected as a whole. A file rejected
+as a whole reports no row counts (``counts_complete`` is false), never counts
+of the part that happened to be read.
 
 Duplicate ``(order_id, sku)`` rows are deliberately *not* detected here: that
 needs per-key state, and the Glue clean step removes them.
@@ -28,13 +35,20 @@ from operator import itemgetter
 from typing import IO, Any, Protocol
 
 from .layout import RawSalesKey
-from .rules import COLUMNS, RowChecker, check_header
+from .records import (
+    BARE_CR_REASON,
+    MAX_RECORD_BYTES,
+    FileProblem,
+    MalformedRecord,
+    OversizedRecord,
+    Record,
+    RecordReader,
+    cr_line_endings_reason,
+)
+from .rules import COLUMNS, RowChecker, check_header, field_count_reason
 
 #: Default share of rejected rows above which the whole file is rejected.
 DEFAULT_MAX_REJECT_RATIO = 0.01
-#: A physical line longer than this rejects the file: it bounds memory, and no
-#: honest sales row comes anywhere near it.
-MAX_LINE_BYTES = 1024 * 1024
 #: Columns of the rejects file.
 REJECTS_COLUMNS = ("line", "column", "reason", "record")
 
@@ -42,6 +56,8 @@ _READ_BUFFER_BYTES = 256 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 # Level 6 is gzip's own default trade-off; 9 costs far more CPU for ~1% size.
 _GZIP_LEVEL = 6
+
+EMPTY_LINE_REASON = "empty line inside the data: the contract allows empty lines only at the end"
 
 
 class Readable(Protocol):
@@ -68,12 +84,24 @@ class Problem:
 
 @dataclass(slots=True)
 class ValidationReport:
-    """What validating one file found. ``accepted`` is the verdict."""
+    """What validating one file found. ``accepted`` is the verdict.
+
+    The counts are complete (``counts_complete``) when the whole file was read
+    and judged row by row: always for an accepted file, and for a file rejected
+    for too many rejected rows. A file rejected as a whole for any other reason
+    reports 0 for every count and no row problems, because the part read before
+    the problem says nothing reliable about the rest.
+    """
 
     max_reject_ratio: float
+    #: Data rows: records after the header, an empty line inside the data included.
     rows: int = 0
     good_rows: int = 0
     rejected_rows: int = 0
+    #: Physical lines of the (decompressed) file: the header's, every row's and
+    #: the empty lines at the very end, which are not rows.
+    lines: int = 0
+    counts_complete: bool = False
     #: Why the file as a whole breaks the contract (empty when it does not).
     file_problems: list[Problem] = field(default_factory=list)
     #: The first ``max_reasons`` row problems, in file order.
@@ -95,14 +123,6 @@ class ValidationReport:
         """File problems first, then row problems, at most ``limit`` of them."""
         everything = self.file_problems + self.row_problems
         return everything if limit is None else everything[:limit]
-
-
-class _FileProblem(Exception):
-    """Raised inside the read loop when the file itself breaks the contract."""
-
-    def __init__(self, problem: Problem) -> None:
-        super().__init__(problem.reason)
-        self.problem = problem
 
 
 class _RawStream(io.RawIOBase):
@@ -128,34 +148,14 @@ class _RawStream(io.RawIOBase):
         return size
 
 
-def _decoded_lines(binary: io.BufferedIOBase, looks_gzipped: bool) -> Iterator[str]:
-    """Yield the file's physical lines as text, failing on the first non-UTF-8 byte."""
-    line_number = 0
-    readline = binary.readline
-    while True:
-        raw_line = readline(MAX_LINE_BYTES + 1)
-        if not raw_line:
-            return
-        line_number += 1
-        if len(raw_line) > MAX_LINE_BYTES:
-            reason = f"line {line_number} is longer than {MAX_LINE_BYTES} bytes"
-            raise _FileProblem(Problem(line_number, None, reason))
-        try:
-            text = raw_line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            reason = f"not valid UTF-8 (byte 0x{raw_line[error.start]:02x} at line {line_number})"
-            if looks_gzipped and line_number == 1:
-                reason += "; the file looks gzip-compressed: name it .csv.gz"
-            raise _FileProblem(Problem(line_number, None, reason)) from None
-        if line_number == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        yield text
-
-
 def _record_as_text(record: list[str]) -> str:
-    # A "\n" terminator (stripped afterwards) makes the writer quote embedded newlines.
+    # A "\n" terminator (stripped afterwards) makes the writer quote embedded
+    # newlines; it would not quote a lone CR, so such a record is fully quoted.
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(record)
+    if any("\r" in value for value in record):
+        csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(record)
+    else:
+        csv.writer(buffer, lineterminator="\n").writerow(record)
     return buffer.getvalue()[:-1]
 
 
@@ -190,21 +190,29 @@ def validate_sales_stream(
     binary: io.BufferedIOBase = buffered
     if key.compressed:
         if first_bytes != _GZIP_MAGIC:
-            report.file_problems.append(Problem(None, None, "not a valid gzip file"))
+            reason = (
+                "not a valid gzip file: it does not start with the gzip signature 1f 8b "
+                "(a plain CSV file must be named .csv)"
+            )
+            report.file_problems.append(Problem(None, None, reason))
             return report
         binary = gzip.GzipFile(fileobj=buffered, mode="rb")
 
     looks_gzipped = not key.compressed and first_bytes == _GZIP_MAGIC
-    reader = csv.reader(_decoded_lines(binary, looks_gzipped=looks_gzipped))
+    reader = RecordReader(binary, looks_gzipped=looks_gzipped)
     try:
         _validate_records(reader, key, report, good_rows_out, rejects_out, max_reasons)
-    except _FileProblem as error:
-        report.file_problems.append(error.problem)
+    except FileProblem as error:
+        report.file_problems.append(Problem(error.line, None, error.reason))
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-        detail = "it is truncated" if isinstance(error, EOFError) else str(error)
-        report.file_problems.append(Problem(None, None, f"not a valid gzip file ({detail})"))
+        report.file_problems.append(Problem(None, None, _gzip_reason(error)))
 
-    if report.accepted and _too_many_rejects(report):
+    if report.file_problems:
+        _drop_partial_counts(report)
+        return report
+    report.lines = reader.lines
+    report.counts_complete = True
+    if _too_many_rejects(report):
         share = report.rejected_rows / report.rows
         report.file_problems.append(
             Problem(
@@ -217,6 +225,24 @@ def validate_sales_stream(
     return report
 
 
+def _gzip_reason(error: Exception) -> str:
+    """Say what is wrong with a gzip stream without the gzip module's wording."""
+    if isinstance(error, EOFError):
+        detail = "it is truncated (the compressed data ends early): upload the complete file"
+    elif isinstance(error, gzip.BadGzipFile) and str(error).startswith("Not a gzipped file"):
+        # The first member's magic was checked up front, so this is what follows it.
+        detail = "bytes after the compressed data are not gzip: the file must hold gzip data only"
+    else:
+        detail = "the compressed data is corrupt (a checksum or the deflate data is wrong)"
+    return f"not a valid gzip file: {detail}"
+
+
+def _drop_partial_counts(report: ValidationReport) -> None:
+    report.rows = report.good_rows = report.rejected_rows = report.lines = 0
+    report.row_problems.clear()
+    report.row_problem_count = 0
+
+
 def _too_many_rejects(report: ValidationReport) -> bool:
     # Decimal of the ratio's shortest repr keeps "exactly at the limit" exact
     # (0.01 * 300 is 3.0000000000000004 in binary floating point).
@@ -225,14 +251,15 @@ def _too_many_rejects(report: ValidationReport) -> bool:
 
 
 def _validate_records(
-    reader: Any,
+    reader: RecordReader,
     key: RawSalesKey,
     report: ValidationReport,
     good_rows_out: IO[bytes] | None,
     rejects_out: IO[bytes] | None,
     max_reasons: int,
 ) -> None:
-    header = _read_header(reader)
+    records = iter(reader)
+    header = _read_header(records)
     header_problems = check_header(header)
     if header_problems:
         report.file_problems.extend(Problem(1, None, reason) for reason in header_problems)
@@ -240,6 +267,7 @@ def _validate_records(
 
     checker = RowChecker(header, key.run_date, key.store_id)
     check = checker.check
+    field_count = checker.field_count
     good_text: io.TextIOWrapper | None = None
     write_good = None
     if good_rows_out is not None:
@@ -259,31 +287,42 @@ def _validate_records(
     rejects = _RejectsWriter(rejects_out)
     rows = 0
     rejected_rows = 0
-    previous_end = reader.line_num  # the record being read starts on the next line
+    # Empty lines are held back (as a count, so memory stays bounded) until a
+    # row follows them: only then are they inside the data.
+    empty_run_start = empty_run = 0
     try:
-        while True:
-            try:
-                for record in reader:
-                    if not record:  # a blank line: not a row
-                        previous_end = reader.line_num
-                        continue
-                    rows += 1
+        for first_line, last_line, record in records:
+            if type(record) is list:
+                if not record:
+                    if not empty_run:
+                        empty_run_start = first_line
+                    empty_run += 1
+                    continue
+                if empty_run:
+                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
+                    rows += empty_run
+                    rejected_rows += empty_run
+                    empty_run = 0
+                rows += 1
+                if len(record) == field_count:
                     problems = check(record)
                     if problems is None:
                         if write_good is not None:
                             write_good(record if reorder is None else reorder(record))
-                    else:
-                        rejected_rows += 1
-                        rejects.add(report, previous_end + 1, problems, record, max_reasons)
-                    previous_end = reader.line_num
-                break
-            except csv.Error as error:
-                # The reader resynchronises on the next line; count the broken record.
+                        continue
+                    text = _record_as_text(record)
+                else:
+                    problems, text = _record_problem(record, first_line, last_line, header)
+            else:
+                if empty_run:
+                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
+                    rows += empty_run
+                    rejected_rows += empty_run
+                    empty_run = 0
                 rows += 1
-                rejected_rows += 1
-                problem: list[tuple[str | None, str]] = [(None, f"malformed CSV record: {error}")]
-                rejects.add(report, previous_end + 1, problem, None, max_reasons)
-                previous_end = reader.line_num
+                problems, text = _record_problem(record, first_line, last_line, header)
+            rejected_rows += 1
+            rejects.add(report, first_line, problems, text, max_reasons)
     finally:
         report.rows = rows
         report.rejected_rows = rejected_rows
@@ -293,17 +332,48 @@ def _validate_records(
         rejects.close()
 
 
-def _read_header(reader: Any) -> list[str]:
-    try:
-        header: list[str] = next(reader)
-    except StopIteration:
-        raise _FileProblem(Problem(None, None, "no header row: the file has no lines")) from None
-    except csv.Error as error:
-        reason = f"no header row: malformed first line ({error})"
-        raise _FileProblem(Problem(1, None, reason)) from None
-    if not header or header == [""]:
-        raise _FileProblem(Problem(1, None, "no header row: the first line is empty"))
-    return header
+def _reject_empty_lines(
+    rejects: _RejectsWriter, report: ValidationReport, start: int, count: int, max_reasons: int
+) -> None:
+    """Reject a run of empty lines that a row follows: each is a row at its own line."""
+    for line in range(start, start + count):
+        rejects.add(report, line, [(None, EMPTY_LINE_REASON)], "", max_reasons)
+
+
+def _record_problem(
+    record: Record, first_line: int, last_line: int, header: list[str]
+) -> tuple[list[tuple[str | None, str]], str]:
+    """Why a record that is not a row of the right shape is rejected, and its text."""
+    if isinstance(record, OversizedRecord):
+        where = f" on lines {first_line}-{last_line}" if last_line > first_line else ""
+        reason = (
+            f"record of {record.size} bytes{where} is longer than {MAX_RECORD_BYTES} bytes, "
+            "the most one row may have"
+        )
+        return [(None, reason)], ""
+    if isinstance(record, MalformedRecord):
+        if record.field < len(header):
+            column = header[record.field]
+            return [(column, f"{column}: {record.reason}")], record.text
+        return [(None, f"field {record.field + 1}: {record.reason}")], record.text
+    reason = field_count_reason(len(header), len(record), first_line, last_line - first_line + 1)
+    return [(None, reason)], _record_as_text(record)
+
+
+def _read_header(records: Iterator[tuple[int, int, Record]]) -> list[str]:
+    first = next(records, None)
+    if first is None:
+        raise FileProblem(None, "no header row: the file has no lines")
+    record = first[2]
+    if isinstance(record, OversizedRecord):
+        raise FileProblem(1, f"no header row: line 1 is longer than {MAX_RECORD_BYTES} bytes")
+    if isinstance(record, MalformedRecord):
+        if record.reason == BARE_CR_REASON:
+            raise FileProblem(1, cr_line_endings_reason(1))
+        raise FileProblem(1, f"no header row: field {record.field + 1}: {record.reason}")
+    if not record:
+        raise FileProblem(1, "no header row: the first line is empty")
+    return record
 
 
 class _RejectsWriter:
@@ -313,15 +383,18 @@ class _RejectsWriter:
         self._out = out
         self._text: io.TextIOWrapper | None = None
         self._writer: Any = None
+        # For a record holding a CR, which the minimal writer would not quote.
+        self._quoting_writer: Any = None
 
     def add(
         self,
         report: ValidationReport,
         line: int,
         problems: list[tuple[str | None, str]],
-        record: list[str] | None,
+        record_text: str,
         max_reasons: int,
     ) -> None:
+        """Record one rejected row: ``record_text`` is the row as CSV ("" when not kept)."""
         report.row_problem_count += len(problems)
         for column, reason in problems:
             if len(report.row_problems) < max_reasons:
@@ -331,10 +404,13 @@ class _RejectsWriter:
         if self._writer is None:
             self._text = io.TextIOWrapper(self._out, encoding="utf-8", newline="")
             self._writer = csv.writer(self._text, lineterminator="\n")
+            self._quoting_writer = csv.writer(
+                self._text, lineterminator="\n", quoting=csv.QUOTE_ALL
+            )
             self._writer.writerow(REJECTS_COLUMNS)
-        record_text = "" if record is None else _record_as_text(record)
+        writer = self._quoting_writer if "\r" in record_text else self._writer
         for column, reason in problems:
-            self._writer.writerow((line, column or "", reason, record_text))
+            writer.writerow((line, column or "", reason, record_text))
 
     def close(self) -> None:
         if self._text is not None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from stepline.commands import generate, validate
+from stepline.definition import load_deployed_definition
 
 KEY = "sales/date=2026-11-20/store=store_001/sales.csv"
 
@@ -44,12 +48,16 @@ def test_validate_exits_1_for_a_rejected_file(generated, capsys) -> None:
 
 
 def test_validate_json_has_the_documented_shape(generated, capsys) -> None:
-    """--json prints accepted, rows, rejected_rows and reasons with line/column/reason."""
+    """--json prints exactly the documented keys; reasons have line/column/reason."""
     assert run(["validate", str(generated), "--key", KEY, "--json"]) == 0
     verdict = json.loads(capsys.readouterr().out)
-    assert {"accepted", "rows", "rejected_rows", "reasons"} <= verdict.keys()
-    assert verdict["accepted"] is True
-    assert (verdict["rows"], verdict["rejected_rows"]) == (500, 5)
+    assert list(verdict) == [
+        "accepted", "rows", "good_rows", "rejected_rows", "lines", "counts_complete",
+        "max_reject_ratio", "rejection_reason", "reasons", "reasons_truncated",
+    ]
+    assert verdict["accepted"] is True and verdict["counts_complete"] is True
+    assert (verdict["rows"], verdict["rejected_rows"], verdict["lines"]) == (500, 5, 501)
+    assert verdict["max_reject_ratio"] == 0.01
     assert all(set(reason) == {"line", "column", "reason"} for reason in verdict["reasons"])
     assert all(isinstance(reason["line"], int) for reason in verdict["reasons"])
     assert verdict["reasons_truncated"] is False
@@ -103,3 +111,104 @@ def test_generate_refuses_more_special_rows_than_rows(tmp_path, capsys) -> None:
                 "--bad-rows", "10", "--out", str(tmp_path / "x.csv")])
     assert code == 2
     assert "must be smaller than rows" in capsys.readouterr().err
+
+
+def _file_with_bad_share(tmp_path, rows: int, bad: int):
+    path = tmp_path / "share.csv"
+    assert run(["generate", "--date", "2026-11-20", "--store", "store_001", "--rows", str(rows),
+                "--bad-rows", str(bad), "--seed", "3", "--out", str(path)]) == 0
+    return path
+
+
+def test_validate_stage_uses_that_stages_max_reject_ratio(tmp_path, capsys) -> None:
+    """4% bad rows pass dev (MaxRejectRatio 0.05 in samconfig.toml) and fail prod (0.01)."""
+    path = _file_with_bad_share(tmp_path, 100, 4)
+    capsys.readouterr()
+    assert run(["validate", str(path), "--key", KEY, "--stage", "dev", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["max_reject_ratio"] == 0.05
+    assert run(["validate", str(path), "--key", KEY, "--stage", "prod"]) == 1
+    out = capsys.readouterr().out
+    assert "MaxRejectRatio 0.01 of stage prod" in out
+    assert "too many rejected rows: 4 of 100 (4.00%) is more than MaxRejectRatio 0.01" in out
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_stage_ratio_is_the_stages_max_reject_ratio_parameter(stage: str) -> None:
+    """The ratio read from the stage's Lambda environment is samconfig's MaxRejectRatio."""
+    deployed = load_deployed_definition(stage)
+    assert validate.stage_max_reject_ratio(stage) == float(deployed.parameters["MaxRejectRatio"])
+
+
+def test_unknown_stage_is_a_usage_error_on_one_line(generated, capsys) -> None:
+    """--stage naming no samconfig environment exits 2 with one line on stderr, no traceback."""
+    assert run(["validate", str(generated), "--key", KEY, "--stage", "qa"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "stepline validate: error: --stage qa: samconfig.toml has no [qa.*] environment; "
+        "it has: default, dev, prod, staging (name a stage of samconfig.toml, or use "
+        "--max-reject-ratio)\n"
+    )
+
+
+def test_debug_adds_the_traceback_to_a_usage_error(generated, capsys) -> None:
+    """--debug shows where an environment error came from, still exiting 2."""
+    assert run(["validate", str(generated), "--key", KEY, "--stage", "qa", "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1].startswith("stepline validate: error: --stage qa:")
+
+
+def test_missing_file_is_a_usage_error_on_one_line(tmp_path, capsys) -> None:
+    """A path that does not exist exits 2 and says so on one line."""
+    missing = tmp_path / "nope.csv"
+    assert run(["validate", str(missing), "--key", KEY]) == 2
+    assert capsys.readouterr().err == (
+        f"stepline validate: error: cannot read {missing}: No such file or directory "
+        "(check the path)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["validate", "x.csv"], "the following arguments are required: --key"),
+        (["validate", "x.csv", "--key", KEY, "--stage", "dev", "--max-reject-ratio", "0.1"],
+         "argument --max-reject-ratio: not allowed with argument --stage"),
+        (["validate", "x.csv", "--key", KEY, "--max-reject-ratio", "2"],
+         "argument --max-reject-ratio: '2' is not between 0 and 1"),
+    ],
+    ids=["no-key", "stage-and-ratio", "ratio-out-of-range"],
+)
+def test_bad_arguments_exit_2_with_one_line(argv: list[str], message: str, capsys) -> None:
+    """Argument errors exit 2 with one stderr line naming the problem and pointing to --help."""
+    with pytest.raises(SystemExit) as exited:
+        run(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        f"stepline validate: error: {message} (see stepline validate --help)\n"
+    )
+
+
+def test_file_rejected_as_a_whole_prints_no_counts(tmp_path, capsys) -> None:
+    """A file with an unterminated quote says its rows were not counted, not '990 rows'."""
+    path = tmp_path / "open.csv"
+    path.write_text("order_id,store_id,sold_at,sku,category,quantity,unit_price\n"
+                    'o-1,store_001,2026-11-20T10:00:00Z,GRO-1,"Grocery,1,2.50\n')
+    assert run(["validate", str(path), "--key", KEY]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  REJECTED: the file breaks the contract as a whole (rows not counted)"
+    assert out[2].startswith("  reason: unterminated quote: the quoted value that opens at line 2")
+
+
+def test_installed_command_exits_2_without_a_traceback(tmp_path) -> None:
+    """The real `stepline` script reports an environment problem in one line, exit status 2."""
+    stepline = Path(sys.executable).with_name("stepline")
+    missing = tmp_path / "nope.csv"
+    result = subprocess.run(
+        [str(stepline), "validate", str(missing), "--key", KEY],
+        capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import random
 
+import pytest
 from sales_contract import COLUMNS, parse_raw_key, validate_sales_stream
 
 
@@ -59,24 +62,63 @@ def test_bytes_that_are_not_gzip_under_a_gz_key_are_rejected(kit) -> None:
     """A .csv.gz key holding plain text is rejected as not gzip."""
     validated = kit.validate(kit.csv([kit.row()]), key=kit.gz_key)
     assert not validated.report.accepted
-    assert validated.report.rejection_reason == "not a valid gzip file"
+    assert validated.report.rejection_reason == (
+        "not a valid gzip file: it does not start with the gzip signature 1f 8b "
+        "(a plain CSV file must be named .csv)"
+    )
 
 
-def test_truncated_gzip_is_rejected(kit) -> None:
-    """A gzip stream cut short is rejected, not an exception."""
-    data = gzip.compress(kit.csv([kit.row()] * 200).encode())
+def test_truncated_gzip_is_rejected_without_partial_counts(kit) -> None:
+    """A gzip stream cut short is rejected as truncated, and reports no row counts."""
+    data = gzip.compress(kit.csv([kit.row(order_id=f"o-{n}") for n in range(3000)]).encode())
     validated = kit.validate(data[: len(data) // 2], key=kit.gz_key)
-    assert not validated.report.accepted
-    assert validated.report.rejection_reason.startswith("not a valid gzip file")
+    assert validated.report.rejection_reason == (
+        "not a valid gzip file: it is truncated (the compressed data ends early): "
+        "upload the complete file"
+    )
+    report = validated.report
+    assert (report.rows, report.good_rows, report.rejected_rows, report.lines) == (0, 0, 0, 0)
+    assert not report.counts_complete and report.row_problems == []
 
 
 def test_corrupt_gzip_body_is_rejected(kit) -> None:
-    """A gzip stream with a corrupted body is rejected as not gzip."""
+    """A gzip stream with a corrupted body is rejected as corrupt."""
     data = bytearray(gzip.compress(kit.csv([kit.row()] * 200).encode()))
     data[20:40] = bytes(random.Random(1).randbytes(20))
     validated = kit.validate(bytes(data), key=kit.gz_key)
-    assert not validated.report.accepted
-    assert validated.report.rejection_reason.startswith("not a valid gzip file")
+    assert validated.report.rejection_reason == (
+        "not a valid gzip file: the compressed data is corrupt "
+        "(a checksum or the deflate data is wrong)"
+    )
+
+
+def test_gzip_checksum_mismatch_is_rejected_as_corrupt(kit) -> None:
+    """A gzip member whose CRC does not match its data is rejected as corrupt."""
+    data = bytearray(gzip.compress(kit.csv([kit.row()]).encode()))
+    data[-8] ^= 0xFF  # first byte of the CRC-32 in the trailer
+    validated = kit.validate(bytes(data), key=kit.gz_key)
+    assert validated.report.rejection_reason.startswith(
+        "not a valid gzip file: the compressed data is corrupt"
+    )
+
+
+def test_bytes_after_the_gzip_data_are_rejected(kit) -> None:
+    """Bytes appended to a gzip file are named as such, not as Python's 'Not a gzipped file'."""
+    data = gzip.compress(kit.csv([kit.row()]).encode()) + b"garbage"
+    validated = kit.validate(data, key=kit.gz_key)
+    assert validated.report.rejection_reason == (
+        "not a valid gzip file: bytes after the compressed data are not gzip: "
+        "the file must hold gzip data only"
+    )
+    assert validated.report.rows == 0 and not validated.report.counts_complete
+
+
+def test_several_gzip_members_are_one_file(kit) -> None:
+    """Concatenated gzip members (as `cat a.gz b.gz`) are read as one file."""
+    header, row = kit.csv([kit.row()]).splitlines(keepends=True)
+    data = gzip.compress((header + row).encode()) + gzip.compress(row.encode())
+    validated = kit.validate(data, key=kit.gz_key)
+    assert validated.report.accepted and validated.report.rows == 2
 
 
 def test_gzip_data_under_a_csv_key_gets_a_hint(kit) -> None:
@@ -158,7 +200,10 @@ def test_non_utf8_byte_in_header_is_rejected_with_line_1(kit) -> None:
     """A Latin-1 byte in the header rejects the file, naming the byte and line 1."""
     data = kit.csv([kit.row()]).encode().replace(b"category", b"cat\xe9gory")
     validated = kit.validate(data)
-    assert validated.report.rejection_reason == "not valid UTF-8 (byte 0xe9 at line 1)"
+    assert validated.report.rejection_reason == (
+        "not valid UTF-8 (byte 0xe9 at line 1): save the file as UTF-8"
+    )
+    assert validated.report.file_problems[0].line == 1
 
 
 def test_non_utf8_byte_mid_file_is_rejected_with_its_line(kit) -> None:
@@ -168,7 +213,20 @@ def test_non_utf8_byte_mid_file_is_rejected_with_its_line(kit) -> None:
     lines = data.split(b"\n")
     lines[4000] = lines[4000].replace(b"Grocery", b"Groc\xffery")
     validated = kit.validate(b"\n".join(lines))
-    assert validated.report.rejection_reason == "not valid UTF-8 (byte 0xff at line 4001)"
+    assert validated.report.rejection_reason == (
+        "not valid UTF-8 (byte 0xff at line 4001): save the file as UTF-8"
+    )
+
+
+def test_latin1_file_reports_no_partial_counts(kit) -> None:
+    """A file rejected for its encoding reports 0 rows, not the rows read before the bad byte."""
+    data = kit.csv([kit.row(), kit.row(category="Épicerie")]).encode("latin-1")
+    report = kit.validate(data).report
+    assert report.rejection_reason == (
+        "not valid UTF-8 (byte 0xc9 at line 3): save the file as UTF-8"
+    )
+    assert (report.rows, report.good_rows, report.rejected_rows) == (0, 0, 0)
+    assert not report.counts_complete
 
 
 def test_multibyte_utf8_values_are_accepted(kit) -> None:
@@ -189,23 +247,100 @@ def test_row_with_wrong_field_count_is_a_row_error(kit) -> None:
     ]
 
 
-def test_blank_lines_are_skipped_not_counted(kit) -> None:
-    """Empty lines are not rows, but still count as physical lines."""
-    text = kit.csv([kit.row()]) + "\n\n" + kit.csv([kit.row(quantity="0")]).split("\n", 1)[1]
+def test_empty_line_inside_the_data_is_a_rejected_row(kit) -> None:
+    """An empty line between rows is a rejected row at its own line, not silently dropped."""
+    good = kit.csv([kit.row(), kit.row(order_id="o-2")]).split("\n")
+    text = "\n".join([good[0], good[1], "", "", good[2]]) + "\n"
     validated = kit.validate(text, max_reject_ratio=1.0)
-    assert validated.report.rows == 2
-    assert validated.report.row_problems[0].line == 5
+    report = validated.report
+    assert (report.rows, report.good_rows, report.rejected_rows) == (4, 2, 2)
+    reason = "empty line inside the data: the contract allows empty lines only at the end"
+    assert [(p.line, p.column, p.reason) for p in report.row_problems] == [
+        (3, None, reason), (4, None, reason)
+    ]
+    assert validated.rejects_csv.splitlines()[1:] == [f"3,,{reason},", f"4,,{reason},"]
+
+
+def test_empty_lines_at_the_end_are_not_rows(kit) -> None:
+    """Empty lines (LF or CRLF) after the last row are not rows, but are physical lines."""
+    text = kit.csv([kit.row()]) + "\n\r\n\n"
+    report = kit.validate(text).report
+    assert report.accepted and (report.rows, report.rejected_rows) == (1, 0)
+    assert report.lines == 5 and report.counts_complete
+
+
+def test_empty_line_right_after_the_header_is_inside_the_data(kit) -> None:
+    """An empty line before the first row is inside the data, hence a rejected row."""
+    header, row = kit.csv([kit.row()]).splitlines(keepends=True)
+    report = kit.validate(header + "\n" + row, max_reject_ratio=1.0).report
+    assert (report.rows, report.rejected_rows) == (2, 1)
+    assert report.row_problems[0].line == 2
 
 
 def test_stray_carriage_return_is_a_row_error(kit) -> None:
-    """A bare CR inside an unquoted value is reported as a malformed record on its line."""
+    """A bare CR inside an unquoted value rejects that row, naming the column."""
     text = kit.csv([kit.row(), kit.row()]).replace("Grocery", "Gro\rcery", 1)
     # Write the raw text so the CR is not quoted.
     text = text.replace('"Gro\rcery"', "Gro\rcery")
     validated = kit.validate(text, max_reject_ratio=1.0)
     assert validated.report.rows == 2 and validated.report.rejected_rows == 1
-    assert validated.report.row_problems[0].line == 2
-    assert validated.report.row_problems[0].reason.startswith("malformed CSV record")
+    problem = validated.report.row_problems[0]
+    assert (problem.line, problem.column) == (2, "category")
+    assert problem.reason == (
+        "category: carriage return (CR) outside quotes: lines must end with LF or CRLF, "
+        "and a value holding a line break must be quoted"
+    )
+
+
+def test_crlf_line_break_inside_quotes_is_kept_in_the_value(kit) -> None:
+    """A quoted CRLF line break is part of the value, kept as given (and quoted) in the output."""
+    text = kit.csv([kit.row()]).replace("Grocery", '"Gro\r\ncery"')
+    validated = kit.validate(text)
+    assert validated.report.accepted and validated.report.good_rows == 1
+    assert '"Gro\r\ncery"' in validated.good_csv
+
+
+def test_lone_carriage_return_inside_quotes_is_a_row_error(kit) -> None:
+    """A quoted lone CR is rejected: the LF-terminated output could not carry it safely."""
+    text = kit.csv([kit.row()]).replace("Grocery", '"Gro\rcery"')
+    validated = kit.validate(text, max_reject_ratio=1.0)
+    assert [(p.line, p.column, p.reason) for p in validated.report.row_problems] == [
+        (2, "category", "category: holds a carriage return (CR) not followed by LF: a line "
+                        "break inside a quoted value must be LF or CRLF")
+    ]
+    rejects = list(csv.reader(io.StringIO(validated.rejects_csv, newline="")))
+    assert len(rejects) == 2 and "Gro\rcery" in rejects[1][3]
+
+
+@pytest.mark.parametrize("size", [2000, 2_000_000], ids=["small", "over-1-MiB"])
+def test_cr_only_line_endings_reject_the_file(kit, size: int) -> None:
+    """A file with CR-only (old Mac) line endings is rejected, saying so, whatever its size."""
+    rows = [kit.row(order_id=f"o-{n}") for n in range(size // 90)]
+    text = kit.csv(rows, newline="\r")
+    validated = kit.validate(text)
+    assert validated.report.rejection_reason == (
+        "line 1 uses CR (carriage return) line endings: the contract wants LF or CRLF"
+    )
+    assert validated.report.file_problems[0].line == 1
+
+
+def test_text_after_a_closing_quote_is_a_row_error(kit) -> None:
+    """'"Grocery"x' is not RFC 4180: the row is rejected, naming the column."""
+    text = kit.csv([kit.row()]).replace("Grocery", '"Grocery"x')
+    validated = kit.validate(text, max_reject_ratio=1.0)
+    assert [(p.line, p.column, p.reason) for p in validated.report.row_problems] == [
+        (2, "category", 'category: text after the closing quote: a quoted value must be '
+                        'followed by a comma or the end of the line (write "" for a quote '
+                        'inside it)')
+    ]
+
+
+def test_quote_inside_an_unquoted_value_is_an_ordinary_character(kit) -> None:
+    """A " that does not start a value is kept as a character, as Python's csv reads it."""
+    text = kit.csv([kit.row()]).replace("GRO-00001", 'GRO-"1')
+    validated = kit.validate(text)
+    assert validated.report.accepted
+    assert 'GRO-""1' in validated.good_csv  # re-quoted in the output
 
 
 class _TrickleStream:

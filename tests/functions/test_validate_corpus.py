@@ -1,0 +1,116 @@
+"""The validation corpus through the Lambda's logic on moto S3.
+
+Each case of tests/contract/corpus is landed in the raw bucket and validated with
+``validate_event``, as the "Validate the sales file" state does. Results are read from the
+returned ValidationResult (and the URIs it names), never from lake keys built here.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib.util
+import io
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from validate_sales_file.models import MAX_RETURNED_REASONS
+from validate_sales_file.service import validate_event
+from validate_sales_file.settings import ValidatorSettings
+
+# The buckets of the `lake` fixture (tests/functions/conftest.py).
+RAW_BUCKET = "stepline-sales-dev-raw-123456789012-us-east-1"
+LAKE_BUCKET = "stepline-sales-dev-lake-123456789012-us-east-1"
+Lake = Any
+
+CORPUS = Path(__file__).resolve().parents[1] / "contract" / "corpus"
+MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
+CASES = {case["name"]: case for case in MANIFEST["cases"]}
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATOR = _load_generator()
+NAMES = [*CASES, *GENERATOR.LARGE_CASES]
+
+
+def corpus_case(name: str) -> tuple[dict[str, Any], bytes]:
+    """A case's manifest entry and its bytes (large cases are built now, never committed)."""
+    if name in CASES:
+        return CASES[name], (CORPUS / CASES[name]["file"]).read_bytes()
+    case = GENERATOR.LARGE_CASES[name]()
+    return case.manifest_entry(), case.data
+
+
+def _read_uri(lake: Lake, uri: str) -> bytes:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def _csv_records(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lambda_gives_the_corpus_verdict(lake: Lake, name: str) -> None:
+    """validate_event gives each case's verdict, counts, reasons, rejects and validated rows."""
+    case, data = corpus_case(name)
+    expected = case["expected"]
+    settings = ValidatorSettings(
+        data_lake_bucket=LAKE_BUCKET, max_reject_ratio=case["max_reject_ratio"]
+    )
+    result = validate_event(lake.land(case["key"], data), settings=settings, s3=lake.s3)
+
+    assert (result.accepted, result.rows, result.good_rows, result.rejected_rows) == (
+        expected["accepted"], expected["rows"], expected["good_rows"], expected["rejected_rows"]
+    )
+    assert result.rejection_reason == expected["rejection_reason"]
+    problems = expected["file_problems"] + expected["row_problems"]
+    assert [reason.model_dump() for reason in result.reasons] == problems[:MAX_RETURNED_REASONS]
+
+    if expected["rejected_rows"]:
+        assert result.rejects_uri is not None
+        header, *rejects = _csv_records(_read_uri(lake, result.rejects_uri).decode("utf-8"))
+        assert header == ["line", "column", "reason", "record"]
+        assert [
+            {"line": int(line), "column": column or None, "reason": reason}
+            for line, column, reason, _ in rejects
+        ] == expected["row_problems"]
+    else:
+        assert result.rejects_uri is None
+
+    if expected["accepted"]:
+        assert result.validated_prefix is not None
+        bucket, prefix = result.validated_prefix.removeprefix("s3://").split("/", 1)
+        listing = lake.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+        (validated,) = listing
+        good = gzip.decompress(_read_uri(lake, f"s3://{bucket}/{validated['Key']}"))
+        assert len(_csv_records(good.decode("utf-8"))) == 1 + expected["good_rows"]
+    else:
+        assert result.validated_prefix is None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_lambda_leaves_the_raw_object_untouched(lake: Lake, name: str) -> None:
+    """Whatever the verdict, the raw object keeps its bytes, ETag and only version."""
+    case, data = corpus_case(name)
+    key = case["key"]
+    event = lake.land(key, data)
+    before = lake.s3.head_object(Bucket=RAW_BUCKET, Key=key)
+    validate_event(event, settings=lake.settings, s3=lake.s3)
+    after = lake.s3.head_object(Bucket=RAW_BUCKET, Key=key)
+    assert (after["ETag"], after["VersionId"]) == (before["ETag"], before["VersionId"])
+    assert lake.read(key, bucket=RAW_BUCKET) == data
+    versions = lake.s3.list_object_versions(Bucket=RAW_BUCKET, Prefix=key)
+    assert len(versions["Versions"]) == 1 and not versions.get("DeleteMarkers")
