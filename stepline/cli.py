@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Order is the order shown by ``stepline --help``.
 COMMAND_MODULES = (
@@ -44,7 +46,28 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for command in subparsers.choices.values():
+        _one_line_errors(command)
+        # Also after the command (stepline validate ... --debug); SUPPRESS keeps a
+        # --debug given before the command from being reset by this default.
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the traceback of an unexpected error",
+        )
+    _one_line_errors(parser)
     return parser
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """argparse's errors as one line on stderr (its default prints the usage text too)."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+
+    # argparse has no hook for errors other than replacing the method.
+    parser.error = error  # type: ignore[method-assign]
 
 
 def _environment_errors() -> tuple[type[BaseException], ...]:
@@ -57,14 +80,17 @@ def _environment_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    # A command that parses its own arguments (land) still sees --debug here.
+    debug = bool(getattr(args, "debug", False)) or "--debug" in argv
     try:
         # Each sub-parser sets ``handler`` with set_defaults(handler=...).
         return int(args.handler(args) or 0)
     except _environment_errors() as problem:
-        if args.debug:
-            raise
-        print(f"stepline {args.command}: {_one_line(problem)}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        print(f"stepline {args.command}: error: {_one_line(problem)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"stepline {args.command}: interrupted", file=sys.stderr)

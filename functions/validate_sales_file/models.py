@@ -43,6 +43,9 @@ class ValidationResult(BaseModel):
     rows: int
     good_rows: int
     rejected_rows: int
+    #: False when the file was rejected as a whole before it was read to its end: the
+    #: counts above are then not the file's (0), and must not be reported as if they were.
+    counts_complete: bool
     validated_prefix: str | None
     rejects_uri: str | None
     rejection_reason: str | None

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from sales_contract import (
     DEFAULT_MAX_REJECT_RATIO,
@@ -29,6 +27,8 @@ from sales_contract import (
     parse_raw_key,
     validate_sales_stream,
 )
+
+from stepline.cli import UsageError
 
 #: At most this many reasons are printed (``reasons_truncated`` says when more exist).
 MAX_PRINTED_REASONS = 1000
@@ -43,10 +43,6 @@ EXIT_USAGE = 2
 _VALIDATION_HANDLER_PREFIX = "validate_sales_file."
 
 
-class UsageError(Exception):
-    """The command cannot run as asked; the message says what to do instead."""
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "validate",
@@ -57,7 +53,6 @@ def register(subparsers: Any) -> None:
             "1 when it is rejected, 2 for a usage or environment problem."
         ),
     )
-    _report_usage_errors_on_one_line(parser)
     parser.add_argument("path", type=Path, help="the local .csv or .csv.gz file")
     parser.add_argument(
         "--key",
@@ -78,20 +73,7 @@ def register(subparsers: Any) -> None:
         help="judge the file as this stage's Lambda does: its MaxRejectRatio comes from "
         "samconfig.toml (dev, staging, prod)",
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="show the traceback of a usage or environment error"
-    )
     parser.set_defaults(handler=run_validate)
-
-
-def _report_usage_errors_on_one_line(parser: argparse.ArgumentParser) -> None:
-    """Make argparse's errors one line on stderr (its default adds the usage text)."""
-
-    def error(message: str) -> NoReturn:
-        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
-
-    # argparse has no per-sub-parser hook for errors other than replacing the method.
-    parser.error = error  # type: ignore[method-assign]
 
 
 def _ratio(text: str) -> float:
@@ -105,14 +87,8 @@ def _ratio(text: str) -> float:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    try:
-        max_reject_ratio = _max_reject_ratio(args)
-        verdict = validate_local_file(args.path, args.key, max_reject_ratio=max_reject_ratio)
-    except UsageError as error:
-        if args.debug:
-            traceback.print_exc()
-        print(f"stepline validate: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    max_reject_ratio = _max_reject_ratio(args)
+    verdict = validate_local_file(args.path, args.key, max_reject_ratio=max_reject_ratio)
     if args.json:
         print(json.dumps(verdict, indent=2))
     else:
@@ -138,10 +114,10 @@ def stage_max_reject_ratio(stage: str) -> float:
     # Imported here: loading the template is only needed with --stage.
     from validate_sales_file.settings import SettingsError, ValidatorSettings
 
-    from stepline.definition import DefinitionError, load_deployed_definition
+    from stepline.definition import DefinitionError, load_deployed_stack
 
     try:
-        deployed = load_deployed_definition(stage)
+        deployed = load_deployed_stack(stage)
         functions = [
             spec
             for spec in deployed.functions.values()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -10,19 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from stepline.commands import generate, validate
-from stepline.definition import load_deployed_definition
+from stepline.cli import main
+from stepline.commands import validate
+from stepline.definition import load_deployed_stack
 
 KEY = "sales/date=2026-11-20/store=store_001/sales.csv"
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="stepline")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    validate.register(subparsers)
-    generate.register(subparsers)
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    return main(argv)
 
 
 @pytest.fixture
@@ -135,7 +130,7 @@ def test_validate_stage_uses_that_stages_max_reject_ratio(tmp_path, capsys) -> N
 @pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
 def test_stage_ratio_is_the_stages_max_reject_ratio_parameter(stage: str) -> None:
     """The ratio read from the stage's Lambda environment is samconfig's MaxRejectRatio."""
-    deployed = load_deployed_definition(stage)
+    deployed = load_deployed_stack(stage)
     assert validate.stage_max_reject_ratio(stage) == float(deployed.parameters["MaxRejectRatio"])
 
 

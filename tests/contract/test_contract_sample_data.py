@@ -6,6 +6,7 @@ import csv
 import json
 from collections import Counter
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pytest
 from aws_lambda_powertools.utilities.parser import parse
@@ -80,7 +81,8 @@ def test_sample_events_match_their_sample_files(arrival) -> None:
     data = (EVENTS / arrival["upload"]).read_bytes()
     parsed = parse(event=event, model=S3EventNotificationEventBridgeModel)
     assert parsed.detail.bucket.name == MANIFEST["raw_bucket"]
-    assert parsed.detail.object.key == arrival["key"]
+    # Keys travel URL-encoded, as S3 sends them ('=' as %3D).
+    assert unquote_plus(parsed.detail.object.key) == arrival["key"]
     assert parsed.detail.object.size == len(data)
     assert parsed.detail.object.etag == s3_etag(data)
 
