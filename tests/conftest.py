@@ -1,8 +1,8 @@
 """Suite-wide settings.
 
 Tests that need a SparkSession (marker ``spark``) or run the whole pipeline
-locally (marker ``slow``) share one xdist worker (``--dist loadgroup``), so
-the suite starts one JVM, not one per worker.
+locally (marker ``slow``) share an xdist worker (``--dist loadgroup``): one
+for tests/day, one for the rest, so the suite starts two JVMs, not one per test.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ import pytest
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("spark") or item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("spark"))
+            # tests/day (whole days in local mode) gets a JVM of its own, so the two
+            # workers overlap the day tests with the Spark job tests.
+            day = Path(str(item.fspath)).is_relative_to(Path(__file__).parent / "day")
+            item.add_marker(pytest.mark.xdist_group("day" if day else "spark"))
 
 
 CHROMIUM = Path("/usr/bin/chromium")

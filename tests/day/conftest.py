@@ -19,14 +19,6 @@ from day_support import StoreFiles
 from stepline.local.session import LocalSession
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if Path(str(item.fspath)).is_relative_to(here):
-            item.add_marker(pytest.mark.spark)
-            item.add_marker(pytest.mark.xdist_group("spark"))
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> StoreFiles:
     folder = tmp_path / "inputs"

@@ -8,7 +8,10 @@ accepted file: the last publish of the date includes every store-day.
 
 from __future__ import annotations
 
+import pytest
 from day_support import RUN_DATE, arrive, executions, expected_day, report_day, warehouse_day
+
+pytestmark = pytest.mark.spark
 
 LOAD = "Load the day into Redshift"
 CLEAN = "Clean the sales file"

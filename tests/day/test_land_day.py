@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from day_support import RUN_DATE, expected_day
 
 from stepline.cli import main
 from stepline.sample_data import write_sales_csv
+
+pytestmark = pytest.mark.spark
 
 STORES = {
     "store_a": {"rows": 120, "duplicates": 4, "gzip": False},
