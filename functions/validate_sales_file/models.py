@@ -1,9 +1,10 @@
-"""The typed result of validating one arrival: what the state machine reads.
+"""The typed request and result of validating one arrival: what the arrival machine sends and reads.
 
-The "Validate the sales file" state's ResultSelector reads every field except
-``reasons`` (``$.Payload.<field>``); every field is always present, ``None``
-when it does not apply. Data rows never appear here: a Step Functions state
-carries at most 256 KiB.
+The arrival's "Validate the sales file" state keeps the whole result as its
+``$validation`` variable and reads its fields (``accepted``, ``good_rows``,
+``validated_prefix``, ``counts_complete``...); every field is always present,
+``None`` when it does not apply. Data rows never appear here: a Step
+Functions state carries at most 256 KiB.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ event as its input, exactly what the rule's target would receive. Events that
 match no rule are counted, not lost silently (:attr:`unmatched`).
 
 Pattern matching is moto's EventBridge pattern engine (``EventPattern``), a
-moto internal; ``tests/local/test_events.py`` is its canary.
+moto internal; ``tests/local/test_moto_internals.py`` is its canary.
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def restore_version_id(bucket: str, key: str, version_id: str) -> None:
     """Give the current version of an object in moto S3 a version id it had in an earlier session.
 
     S3 offers no API to choose a version id, so this sets it on moto's own
-    object (a moto internal; ``tests/local/test_lake.py`` is its canary).
+    object (a moto internal; ``tests/local/test_moto_internals.py`` is its canary).
     """
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends

@@ -9,7 +9,7 @@ server thread answered them all. The work around the requests (Spark jobs,
 reading a response body, DuckDB) still runs in parallel.
 
 This wraps ``moto.core.botocore_stubber.BotocoreStubber.process_request``, a
-moto internal: ``tests/local/test_moto_serial.py`` is its canary.
+moto internal: ``tests/local/test_moto_internals.py`` is its canary.
 """
 
 from __future__ import annotations

@@ -759,7 +759,8 @@ def assert_counted(write: LedgerWrite) -> None:
 def assert_lease_taken(write: LedgerWrite) -> str:
     """The lease is taken only if free or expired, for PublishLeaseSeconds from now."""
     assert (write.state, write.key) == (TAKE_DATE, PUBLISH_KEY)
-    assert write.condition == "attribute_not_exists(lease_owner) OR lease_expires < :now"
+    # "<=": the same second the request's Choice counts as expired (else nothing starts).
+    assert write.condition == "attribute_not_exists(lease_owner) OR lease_expires <= :now"
     lease = int(dev().machine("SalesPublishRequest").substitutions["PublishLeaseSeconds"])
     assert int(write.values[":expires"]) == int(write.values[":now"]) + lease
     assert write.values[":name"].startswith(f"{DAY}_publish_3_")
@@ -837,6 +838,7 @@ def test_a_publish_that_cannot_start_gives_the_date_back(run):
 
 
 # ========================================================= arrival starter
+FOLDER_MARKER = "Is it a folder marker?"
 NAME_ARRIVAL = "Name the arrival"
 START_ARRIVAL = "Start the arrival"
 COUNT_DUPLICATE = "Count the duplicate delivery"
@@ -856,7 +858,7 @@ def assert_arrival_started_as_named(run: ExecutionView) -> None:
 def test_the_starter_names_and_starts_one_arrival(run):
     """The arrival is started under the name derived from the object (date, store, hash)."""
     run.assert_status("SUCCEEDED")
-    run.assert_path(NAME_ARRIVAL, START_ARRIVAL)
+    run.assert_path(FOLDER_MARKER, NAME_ARRIVAL, START_ARRIVAL)
     assert_arrival_started_as_named(run)
     assert arrival_name().startswith(f"{DAY}_store_001_")
     assert run.output["outcome"] == "STARTED"
@@ -867,7 +869,9 @@ def test_the_starter_names_and_starts_one_arrival(run):
 def test_a_duplicate_delivery_is_counted_not_failed(run):
     """ExecutionAlreadyExists means the object version already has its arrival: count it."""
     run.assert_status("SUCCEEDED")
-    run.assert_path(NAME_ARRIVAL, START_ARRIVAL, COUNT_DUPLICATE, "Duplicate delivery")
+    run.assert_path(
+        FOLDER_MARKER, NAME_ARRIVAL, START_ARRIVAL, COUNT_DUPLICATE, "Duplicate delivery"
+    )
     assert run.retries(START_ARRIVAL) == 0
     ((_, metric),) = scheduled(run, COUNT_DUPLICATE)
     assert metric["Namespace"] == "Stepline"
@@ -880,7 +884,9 @@ def test_a_duplicate_delivery_is_counted_not_failed(run):
 def test_a_lost_duplicate_count_does_not_fail_the_delivery(run):
     """A throttled PutMetricData is retried, then given up: still a harmless duplicate."""
     run.assert_status("SUCCEEDED")
-    run.assert_path(NAME_ARRIVAL, START_ARRIVAL, COUNT_DUPLICATE, "Duplicate delivery")
+    run.assert_path(
+        FOLDER_MARKER, NAME_ARRIVAL, START_ARRIVAL, COUNT_DUPLICATE, "Duplicate delivery"
+    )
     assert run.retries(COUNT_DUPLICATE) == 3
     assert run.output == {
         "outcome": "DUPLICATE",
@@ -1044,3 +1050,22 @@ def test_runs_do_not_leak_state(stepline, case):
     second = stepline.mock_run(case, EVENT, machine="SalesArrival")
     assert first.visited == second.visited
     assert first.status == second.status
+
+
+def _folder_marker_event() -> dict[str, Any]:
+    event = json.loads(Path(EVENT).read_text())
+    event["detail"]["object"]["key"] = "sales/date%3D2026-11-20/"
+    event["detail"]["object"]["size"] = 0
+    return event
+
+
+@scenario("SalesArrivalStarter", "IgnoresAFolderMarker", input=_folder_marker_event)
+def test_a_folder_marker_is_counted_not_started(run):
+    """A console 'folder' (a key ending in '/') starts no arrival; IgnoredObjects counts it."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path(FOLDER_MARKER, "Count the ignored object", "Ignored")
+    ((_, metric),) = scheduled(run, "Count the ignored object")
+    assert metric["MetricData"][0]["MetricName"] == "IgnoredObjects"
+    assert metric["MetricData"][0]["Dimensions"] == [{"Name": "stage", "Value": "dev"}]
+    assert run.output["outcome"] == "IGNORED"
+    assert scheduled(run, START_ARRIVAL) == []

@@ -203,8 +203,12 @@ def _grants(resolver: TemplateResolver, resources: dict[str, Any], machine: str)
     return grants
 
 
-def _execution_arns(state_machine_arn: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:") + ":*"
+def _execution_arns(deployed: DeployedStack, state_machine_arn: str) -> set[str]:
+    """Execution ARNs of a machine: ...:execution:..., and ...:express:... for Express."""
+    kinds = [":execution:"]
+    if deployed.machine(state_machine_arn).express:
+        kinds.append(":express:")
+    return {state_machine_arn.replace(":stateMachine:", kind) + ":*" for kind in kinds}
 
 
 def _expected_targets(deployed: DeployedStack, machine: DeployedMachine) -> dict[str, set[str]]:
@@ -229,7 +233,7 @@ def _expected_targets(deployed: DeployedStack, machine: DeployedMachine) -> dict
             if resource.endswith(".sync:2"):
                 allow(
                     {"states:DescribeExecution", "states:StopExecution"},
-                    _execution_arns(arguments["StateMachineArn"]),
+                    *_execution_arns(deployed, arguments["StateMachineArn"]),
                 )
                 allow(
                     {"events:PutTargets", "events:PutRule", "events:DescribeRule"},

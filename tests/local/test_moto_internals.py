@@ -1,0 +1,103 @@
+"""Canaries for the three moto internals the local service uses outside the ASL adapter.
+
+Each fails loudly if a moto upgrade changes the behaviour Stepline relies on:
+EventBridge's pattern engine (stepline/local/events.py), the request
+dispatch that moto_serial serialises, and the S3 object whose version id
+stepline/local/lake.py restores.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+
+import boto3
+import moto
+from moto import mock_aws
+
+from stepline.local.lake import restore_version_id
+from stepline.local.moto_serial import REQUEST_LOCK, is_serialised, serialised_moto
+
+PINNED = "5.2.5"
+
+
+def _context(what: str) -> str:
+    return f"{what} was written against moto {PINNED}; installed moto is {moto.__version__}"
+
+
+def test_moto_event_patterns_match_as_eventbridge_does() -> None:
+    """moto's EventPattern: prefix, wildcard, lists and nested detail, as EventBridge matches."""
+    from moto.events.models import EventPattern
+
+    pattern = EventPattern.load(
+        json.dumps(
+            {
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created"],
+                "detail": {"bucket": {"name": ["raw"]}, "object": {"key": [{"prefix": "sales/"}]}},
+            }
+        )
+    )
+
+    def event(key: str, bucket: str = "raw", kind: str = "Object Created") -> dict:
+        return {
+            "source": "aws.s3",
+            "detail-type": kind,
+            "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
+        }
+
+    assert pattern.matches_event(event("sales/x.csv")), _context("LocalEventBridge")
+    assert not pattern.matches_event(event("other/x.csv"))
+    assert not pattern.matches_event(event("sales/x.csv", bucket="else"))
+    assert not pattern.matches_event(event("sales/x.csv", kind="Object Deleted"))
+    wildcard = EventPattern.load(json.dumps({"detail": {"key": [{"wildcard": "sales/*.csv"}]}}))
+    assert wildcard.matches_event({"detail": {"key": "sales/a/b.csv"}})
+    assert not wildcard.matches_event({"detail": {"key": "sales/a/b.csv.gz"}})
+
+
+def test_moto_answers_in_process_requests_in_process_request() -> None:
+    """BotocoreStubber.process_request(self, request) is moto's one dispatch: it is wrapped."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    assert list(inspect.signature(BotocoreStubber.process_request).parameters) == [
+        "self",
+        "request",
+    ], _context("moto_serial")
+    with mock_aws(), serialised_moto():
+        assert is_serialised()
+        boto3.client("s3", region_name="us-east-1").list_buckets()
+    assert not is_serialised(), "leaving the last session restores moto's own dispatch"
+
+
+def test_requests_from_threads_take_turns_while_serialised() -> None:
+    """While serialised, a request waits for another thread that holds the lock."""
+    entered = threading.Event()
+    with mock_aws(), serialised_moto():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="turns")
+
+        def request() -> None:
+            s3.list_objects_v2(Bucket="turns")
+            entered.set()
+
+        with REQUEST_LOCK:
+            worker = threading.Thread(target=request)
+            worker.start()
+            assert not entered.wait(0.5), "the request ran while another held the lock"
+        assert entered.wait(10)
+        worker.join(10)
+
+
+def test_moto_s3_objects_take_a_restored_version_id() -> None:
+    """The current version of a moto object can be given its earlier session's version id."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="versions")
+        s3.put_bucket_versioning(Bucket="versions", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket="versions", Key="k", Body=b"x")
+        restore_version_id("versions", "k", "earlier-session-version")
+        head = s3.head_object(Bucket="versions", Key="k")
+        assert head["VersionId"] == "earlier-session-version", _context("restore_version_id")
+        body = s3.get_object(Bucket="versions", Key="k", VersionId="earlier-session-version")
+        assert body["Body"].read() == b"x"
