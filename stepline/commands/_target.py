@@ -1,0 +1,52 @@
+"""The target options every operations command takes, and opening the target they name.
+
+``--local DIR`` (default ``.stepline/local``) works on the persisted local
+environment; ``--aws`` (or ``--profile`` / ``--region``, as the AWS CLI takes
+them) on the deployed stage. ``--stage`` picks the samconfig.toml environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stepline.local.session import DEFAULT_WORKDIR
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group("where (the local environment unless --aws)")
+    where.add_argument("--stage", default="dev", help="samconfig.toml environment (default dev)")
+    where.add_argument(
+        "--local",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"the persisted local environment (default {DEFAULT_WORKDIR})",
+    )
+    where.add_argument("--aws", action="store_true", help="act on the deployed stage on AWS")
+    where.add_argument("--profile", help="AWS CLI profile (implies --aws)")
+    where.add_argument("--region", help="AWS region (implies --aws; default: the stage's)")
+
+
+def wants_aws(args: argparse.Namespace) -> bool:
+    from stepline.cli import UsageError
+
+    aws = bool(args.aws or args.profile or args.region)
+    if aws and args.local is not None:
+        raise UsageError("--local and --aws/--profile/--region name two targets: give one")
+    return aws
+
+
+@contextlib.contextmanager
+def open_target(args: argparse.Namespace) -> Iterator[Any]:
+    """The target the arguments name, open for the command's duration."""
+    from stepline.ops.target import AwsTarget, open_local
+
+    if wants_aws(args):
+        yield AwsTarget(args.stage, profile=args.profile, region=args.region)
+        return
+    with open_local(args.local or DEFAULT_WORKDIR, args.stage) as target:
+        yield target

@@ -1,0 +1,1 @@
+"""Operating Stepline: the targets commands act on, and the logic of status, backfill, rerun."""
