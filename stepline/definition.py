@@ -332,6 +332,10 @@ RESOURCE_KINDS: Mapping[str, _ResourceKind] = {
         ("TableName",),
         attributes={"Arn": "arn:{partition}:dynamodb:{region}:{account}:table/{name}"},
     ),
+    "AWS::Scheduler::Schedule": _ResourceKind(
+        ("Name",),
+        attributes={"Arn": "arn:{partition}:scheduler:{region}:{account}:schedule/default/{name}"},
+    ),
     "AWS::Glue::Job": _NAMED,
     "AWS::Glue::SecurityConfiguration": _NAMED,
     "AWS::Glue::Database": _ResourceKind(("DatabaseInput", "Name")),

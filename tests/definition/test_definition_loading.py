@@ -124,13 +124,14 @@ def test_each_machine_has_its_stage_name_arn_and_type(logical_id: str, stage: st
 
 
 def test_the_machines_have_the_types_the_design_gives_them(dev) -> None:
-    """Arrival and publish are Standard (long, audited); starter, request, recovery Express."""
+    """Arrival and publish are Standard (long, audited); the short helpers are Express."""
     assert {m.mock_name: m.type for m in dev.machines.values()} == {
         "SalesArrivalStarter": "EXPRESS",
         "SalesArrival": "STANDARD",
         "SalesPublishRequest": "EXPRESS",
         "SalesPublish": "STANDARD",
         "SalesRecovery": "EXPRESS",
+        "SalesDeadlineCheck": "EXPRESS",
     }
 
 
@@ -188,7 +189,8 @@ def test_substitutions_are_resolved_like_cloudformation(dev) -> None:
     assert publish["AthenaWorkGroup"] == "stepline-sales-dev-reports"
     assert publish["EmrClusterId"] == "j-DEVCLUSTER0001"
     assert publish["RunLedgerTableName"] == "stepline-sales-dev-run-ledger"
-    assert publish["ExpectedStores"] == ""
+    # A CommaDelimitedList parameter, joined back into the text the ASL splits.
+    assert publish["ExpectedStores"] == "store_001,store_002,store_003,store_004"
     artifacts = f"s3://stepline-sales-dev-artifacts-{ACCOUNT}-us-east-1/emr/"
     for name, script in (
         ("AggregateSalesScriptUri", "aggregate_sales.py"),

@@ -532,7 +532,10 @@ def assert_published_day(message: dict[str, Any], passes: int) -> None:
     assert message["stores_included"] == ["store_001"]
     assert message["totals"] == {"revenue": "1234.50", "units": 40, "orders": 12, "returns": 1}
     assert message["rejected"] == ["store_002"]
-    assert (message["missing"], message["failed"], message["running"]) == ([], [], [])
+    # dev expects the demo's four stores; the mocked ledger holds store_001 and store_002.
+    assert message["expected_stores"] == ["store_001", "store_002", "store_003", "store_004"]
+    assert message["missing"] == ["store_003", "store_004"]
+    assert (message["failed"], message["running"]) == ([], [])
     assert message["passes"] == passes
     assert message["report_uri"].startswith(f"{LAKE}/reports/daily_sales/date={DAY}/")
 
@@ -1069,3 +1072,45 @@ def test_a_folder_marker_is_counted_not_started(run):
     assert metric["MetricData"][0]["Dimensions"] == [{"Name": "stage", "Value": "dev"}]
     assert run.output["outcome"] == "IGNORED"
     assert scheduled(run, START_ARRIVAL) == []
+
+
+# ========================================================= deadline check
+READ_DAY = "Read the day in the ledger"
+
+
+@scenario("SalesDeadlineCheck", "AllIsWell", input={"run_date": DAY})
+def test_the_deadline_check_is_silent_when_the_day_is_complete(run):
+    """Every expected store succeeded and the day is published: no message is sent."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path("Which day is due?", READ_DAY, "Is anything wrong?", "All is well")
+    assert run.notifications == []
+    assert run.output["alert_sent"] is False
+    assert run.output["publish"] == "PUBLISHED"
+    assert run.output["missing"] == run.output["failed"] == run.output["rejected"] == []
+    ((_, query),) = scheduled(run, READ_DAY)
+    assert query["ExpressionAttributeValues"] == {":pk": {"S": f"DATE#{DAY}"}}
+    assert query["ConsistentRead"] is True
+
+
+@scenario(
+    "SalesDeadlineCheck",
+    "StoresMissingRejectedAndFailed",
+    input={"scheduled_time": "2026-11-21T05:00:00Z"},
+)
+def test_the_deadline_check_alerts_once_on_what_is_not_in(run):
+    """From the schedule's time it checks the day before, and names each store's problem once."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path("Which day is due?", READ_DAY, "Is anything wrong?", "Send the deadline alert")
+    message = only_sent(run)
+    assert message["outcome"] == "DEADLINE_MISSED"
+    assert message["run_date"] == DAY
+    assert message["expected_stores"] == ["store_001", "store_002", "store_003", "store_004"]
+    assert (message["missing"], message["rejected"], message["failed"]) == (
+        ["store_004"],
+        ["store_002"],
+        ["store_003"],
+    )
+    assert message["classification"] == "INFRASTRUCTURE"  # a failed run needs an engineer
+    [note] = run.sent_notifications
+    assert "1 missing, 1 rejected, 1 failed" in note.subject
+    assert run.output["alert_sent"] is True

@@ -302,7 +302,7 @@ def test_machines_that_notify_may_publish_only_to_the_stack_topic(
 def test_the_ledger_grants_are_the_two_item_calls_on_the_ledger_table_only(
     dev: TemplateResolver, resources: dict[str, Any]
 ) -> None:
-    """No machine may Scan, Delete or Put in the ledger: UpdateItem (and the publish's Query)."""
+    """No machine may Scan, Delete or Put in the ledger: UpdateItem, and Query to read a day."""
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/stepline-sales-dev-run-ledger"
     dynamodb = {
         machine: {
@@ -318,6 +318,7 @@ def test_the_ledger_grants_are_the_two_item_calls_on_the_ledger_table_only(
         "SalesPublishRequestStateMachine": {"dynamodb:UpdateItem": [table]},
         "SalesPublishStateMachine": {"dynamodb:UpdateItem": [table], "dynamodb:Query": [table]},
         "SalesRecoveryStateMachine": {"dynamodb:UpdateItem": [table]},
+        "SalesDeadlineCheckStateMachine": {"dynamodb:Query": [table]},
     }
 
 
@@ -325,7 +326,7 @@ def test_machines_start_only_the_machines_their_tasks_start(
     dev: TemplateResolver, resources: dict[str, Any]
 ) -> None:
     """Starter -> arrival, arrival -> request, request -> publish, publish -> publish,
-    recovery -> request: nothing else may be started."""
+    recovery -> request; the deadline check starts nothing."""
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:stepline-sales-dev-"
     starts = {
         machine: sorted(_grants(dev, resources, machine).get("states:StartExecution", []))
@@ -337,6 +338,7 @@ def test_machines_start_only_the_machines_their_tasks_start(
         "SalesPublishRequestStateMachine": [f"{arn}publish"],
         "SalesPublishStateMachine": [f"{arn}publish"],
         "SalesRecoveryStateMachine": [f"{arn}publish-request"],
+        "SalesDeadlineCheckStateMachine": [],
     }
 
 

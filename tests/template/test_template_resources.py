@@ -199,14 +199,21 @@ def test_each_rule_targets_its_machine_with_retries_and_the_dead_letter_queue(
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_only_the_rules_may_send_dead_letters(resources: dict[str, Any]) -> None:
-    """The DLQ policy lets events.amazonaws.com send only on behalf of the two rules."""
+def test_only_the_rules_and_the_deadline_schedule_may_send_dead_letters(
+    resources: dict[str, Any],
+) -> None:
+    """The DLQ takes messages from EventBridge for the two rules, and Scheduler for the deadline."""
     policy = resources["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
-    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
-    assert allow["Principal"] == {"Service": "events.amazonaws.com"}
-    assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Condition"] == {
+    events, scheduler = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == "sqs:SendMessage"
+    assert events["Condition"] == {
         "ArnEquals": {"aws:SourceArn": [{"Fn::GetAtt": [rule, "Arn"]} for rule in RULE_TARGETS]}
+    }
+    assert scheduler["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert scheduler["Action"] == "sqs:SendMessage"
+    assert scheduler["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["DeadlineSchedule", "Arn"]}}
     }
 
 
