@@ -23,6 +23,9 @@ from typing import NoReturn
 COMMAND_MODULES = (
     "stepline.commands.demo",
     "stepline.commands.land",
+    "stepline.commands.backfill",
+    "stepline.commands.rerun",
+    "stepline.commands.check_deadline",
     "stepline.commands.replay",
     "stepline.commands.validate",
     "stepline.commands.generate",

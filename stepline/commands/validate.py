@@ -131,8 +131,7 @@ def stage_max_reject_ratio(stage: str) -> float:
         return ValidatorSettings.from_environ(functions[0].environment).max_reject_ratio
     except (DefinitionError, SettingsError) as error:
         raise UsageError(
-            f"--stage {stage}: {error} (name a stage of samconfig.toml, "
-            "or use --max-reject-ratio)"
+            f"--stage {stage}: {error} (name a stage of samconfig.toml, or use --max-reject-ratio)"
         ) from error
 
 

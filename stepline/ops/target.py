@@ -87,6 +87,8 @@ class OpsTarget(Protocol):
 
     def wait_for(self, arns: Sequence[str], timeout: float) -> None: ...
 
+    def wait_any(self, arns: Sequence[str], timeout: float) -> list[str]: ...
+
     def console_url(self, arn: str) -> str: ...
 
 
@@ -250,6 +252,20 @@ class LocalTarget:
             what=f"{len(wanted)} execution(s) to end",
         )
 
+    def wait_any(self, arns: Sequence[str], timeout: float) -> list[str]:
+        """Block until one of these executions has ended; return those that have."""
+        wanted = set(arns)
+
+        def ended(executions: list[Any]) -> list[str]:
+            return [e.arn for e in executions if e.arn in wanted and not e.running]
+
+        self.session.stepfunctions.wait_until(
+            lambda executions: bool(ended(executions)),
+            timeout=timeout,
+            what="an execution to end",
+        )
+        return ended(self.session.stepfunctions.executions())
+
     def console_url(self, arn: str) -> str:
         return console_execution_url(self.region, arn)
 
@@ -369,6 +385,18 @@ class AwsTarget:
                 raise TimeoutError(f"{len(pending)} execution(s) still running after {timeout} s")
             if pending:
                 time.sleep(poll)
+
+    def wait_any(self, arns: Sequence[str], timeout: float, *, poll: float = 10.0) -> list[str]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            ended = [a for a in arns if self.describe_execution(a)["status"] != "RUNNING"]
+            if ended:
+                return ended
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(arns)} execution(s) still running after {timeout} s")
+            time.sleep(poll)
 
     def console_url(self, arn: str) -> str:
         return console_execution_url(self.region, arn)

@@ -209,6 +209,7 @@ ACCEPTED = "Was the file accepted?"
 CLEAN = "Clean the sales file"
 COUNTS = "Read the clean-step counts"
 RECORD_CLEANED = "Record the cleaned store-day"
+DEFERRED = "Does this arrival request the publish?"
 REQUEST = "Request the day's publish"
 WHICH = "Which outcome is it?"
 NOTIFY_ACCEPTED = "Notify that the file was accepted"
@@ -223,7 +224,7 @@ NOTIFY_FAILED = "Notify that the run failed"
 RUN_FAILED = "Run failed"
 
 CLEANED = [READ, CLAIM, V, ACCEPTED, CLEAN, COUNTS, RECORD_CLEANED]
-HAPPY_PATH = [*CLEANED, REQUEST, WHICH, NOTIFY_ACCEPTED, "Store-day cleaned"]
+HAPPY_PATH = [*CLEANED, DEFERRED, REQUEST, WHICH, NOTIFY_ACCEPTED, "Store-day cleaned"]
 CLAIM_CONDITION = (
     "attribute_not_exists(execution_name) OR execution_name = :run OR arrival_order <= :order"
 )
@@ -347,8 +348,8 @@ def test_an_empty_file_replacing_rows_republishes_the_day(run):
     """An empty latest file removes the store-day's rows, so the day is published again."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ, CLAIM, V, ACCEPTED, RECORD_NO_DATA, HELD_ROWS, REQUEST, WHICH, NOTIFY_NO_DATA,
-        "Nothing to load",
+        READ, CLAIM, V, ACCEPTED, RECORD_NO_DATA, HELD_ROWS, DEFERRED, REQUEST, WHICH,
+        NOTIFY_NO_DATA, "Nothing to load",
     )  # fmt: skip
     assert only_sent(run)["publish"] == "STARTED"
     _, recorded = ledger_writes(run)
@@ -382,8 +383,8 @@ def test_a_rejected_file_replacing_rows_republishes_the_day(run):
     """A rejected latest file takes the store-day's earlier rows out of the day."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ, CLAIM, V, ACCEPTED, RECORD_REJECTION, HELD_ROWS, REQUEST, WHICH, NOTIFY_REJECTED,
-        "File rejected",
+        READ, CLAIM, V, ACCEPTED, RECORD_REJECTION, HELD_ROWS, DEFERRED, REQUEST, WHICH,
+        NOTIFY_REJECTED, "File rejected",
     )  # fmt: skip
     message = only_sent(run)
     assert (message["outcome"], message["publish"]) == ("REJECTED", "STARTED")
@@ -450,7 +451,7 @@ def test_glue_fails_for_good(run):
 @scenario("SalesArrival", "PublishRequestFails")
 def test_publish_request_fails(run):
     """A publish request that failed fails the arrival (the day would stay stale) and says so."""
-    run.assert_path(*CLEANED, REQUEST, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED)
+    run.assert_path(*CLEANED, DEFERRED, REQUEST, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED)
     message = assert_arrival_failed_at(run, REQUEST, "States.TaskFailed")
     assert "DynamoDB.InternalServerErrorException" in message["cause"]
     assert [w.state for w in ledger_writes(run)] == [CLAIM, RECORD_CLEANED, RECORD_FAILURE]
@@ -1114,3 +1115,17 @@ def test_the_deadline_check_alerts_once_on_what_is_not_in(run):
     [note] = run.sent_notifications
     assert "1 missing, 1 rejected, 1 failed" in note.subject
     assert run.output["alert_sent"] is True
+
+
+@scenario(
+    "SalesArrival",
+    "BackfillDefersThePublish",
+    input=lambda: {**arrival_input(), "defer_publish": True},
+)
+def test_a_backfill_arrival_leaves_the_publish_to_the_backfill(run):
+    """With defer_publish the arrival records its store-day but requests no publish."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path(*CLEANED, DEFERRED, WHICH, NOTIFY_ACCEPTED, "Store-day cleaned")
+    assert scheduled(run, REQUEST) == []
+    assert only_sent(run)["publish"] == "DEFERRED"
+    assert run.output["publish"] == {"publish": "DEFERRED"}
