@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,9 @@ def open_target(args: argparse.Namespace) -> Iterator[Any]:
     from stepline.ops.target import AwsTarget, open_local
 
     if wants_aws(args):
-        yield AwsTarget(args.stage, profile=args.profile, region=args.region)
+        # How often a command polls AWS for executions it waits for (seconds).
+        poll = float(os.environ.get("STEPLINE_AWS_POLL_SECONDS", "10"))
+        yield AwsTarget(args.stage, profile=args.profile, region=args.region, poll_seconds=poll)
         return
     with open_local(args.local or DEFAULT_WORKDIR, args.stage) as target:
         yield target

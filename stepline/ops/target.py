@@ -295,10 +295,12 @@ class AwsTarget:
         region: str | None = None,
         session_factory: Callable[..., Any] | None = None,
         project_root: Path | None = None,
+        poll_seconds: float = 10.0,
     ) -> None:
         from stepline.definition import PROJECT_ROOT, load_stage_config
 
         self.stage = stage
+        self.poll_seconds = poll_seconds
         config = load_stage_config(project_root or PROJECT_ROOT, stage)
         self.stack_name = config.stack_name
         region = region or config.deploy_parameters.get("region")
@@ -372,9 +374,10 @@ class AwsTarget:
             )
             return [event for page in pages for event in page["events"]]
 
-    def wait_for(self, arns: Sequence[str], timeout: float, *, poll: float = 10.0) -> None:
+    def wait_for(self, arns: Sequence[str], timeout: float) -> None:
         import time
 
+        poll = self.poll_seconds
         deadline = time.monotonic() + timeout
         pending = list(arns)
         while pending:
@@ -386,9 +389,10 @@ class AwsTarget:
             if pending:
                 time.sleep(poll)
 
-    def wait_any(self, arns: Sequence[str], timeout: float, *, poll: float = 10.0) -> list[str]:
+    def wait_any(self, arns: Sequence[str], timeout: float) -> list[str]:
         import time
 
+        poll = self.poll_seconds
         deadline = time.monotonic() + timeout
         while True:
             ended = [a for a in arns if self.describe_execution(a)["status"] != "RUNNING"]
