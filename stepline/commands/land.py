@@ -13,6 +13,12 @@ and executions. Exit status: 0 when every execution succeeded (a rejected
 file is a success: bad data is an outcome), 1 when one failed, 2 for a
 usage or environment problem.
 
+With ``--aws`` (or ``--profile``/``--region``) the files are uploaded to the
+deployed stage's raw bucket instead, and S3 and EventBridge take it from
+there; ``--wait`` then follows each file's arrival (named, as the starter
+names it, from the uploaded version) to its end and prints its status
+(``--json``: ``{"arrivals": [{"key", "execution", "status"}]}``).
+
 ``--json`` prints one object::
 
     {"executions": [{"name", "machine", "status", "date", "store"}],
@@ -37,20 +43,21 @@ from typing import Any
 
 from stepline.cli import UsageError
 from stepline.commands._local import (
-    add_local_arguments,
     day_summary,
     execution_day,
     execution_row,
     outcome_of,
 )
+from stepline.commands._target import add_target_arguments, wants_aws
+from stepline.local.session import DEFAULT_WORKDIR
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
 USAGE = (
-    "stepline land FILE --key KEY [FILE --key KEY ...] [--times N] [--local DIR] "
-    "[--stage STAGE] [--json]"
+    "stepline land FILE --key KEY [FILE --key KEY ...] [--times N] [--json] "
+    "[--local DIR | --aws [--profile P] [--region R] [--wait]] [--stage STAGE]"
 )
 
 
@@ -92,7 +99,10 @@ def land_parser() -> argparse.ArgumentParser:
         help="deliver each Object Created event N times (default 1)",
     )
     parser.add_argument("--json", action="store_true", help="print the outcome as one JSON object")
-    add_local_arguments(parser)
+    parser.add_argument(
+        "--wait", action="store_true", help="on AWS: follow each file's arrival to its end"
+    )
+    add_target_arguments(parser)
     return parser
 
 
@@ -122,6 +132,9 @@ def run_land(parsed: argparse.Namespace) -> int:
 
     args = land_parser().parse_intermixed_args(parsed.argv)
     pairs = pair_files_and_keys(args.files, args.key)
+    if wants_aws(args):
+        return _land_on_aws(args, pairs)
+    args.local = args.local or DEFAULT_WORKDIR
     with LocalSession(args.stage, workdir=args.local, lambda_logs=False) as session:
         before = {execution.arn for execution in session.stepfunctions.executions()}
         events = [session.land_file(path, key) for path, key in pairs]
@@ -154,6 +167,63 @@ def run_land(parsed: argparse.Namespace) -> int:
     else:
         print(_text(args, pairs, executions, days, notifications, ignored))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _land_on_aws(args: argparse.Namespace, pairs: list[tuple[Path, str]]) -> int:
+    from stepline.definition import load_deployed_stack
+    from stepline.local.session import arrival_for_event
+    from stepline.ops.backfill import object_event
+    from stepline.ops.target import AwsTarget, RawObject, aws_errors
+
+    if args.times != 1:
+        raise UsageError("--times is for the local environment: on AWS, EventBridge delivers")
+    target = AwsTarget(args.stage, profile=args.profile, region=args.region)
+    s3 = target.client("s3")
+    bucket = target.outputs["RawBucketName"]
+    stack = load_deployed_stack(args.stage)
+    arrivals: list[dict[str, Any]] = []
+    for path, key in pairs:
+        with aws_errors(f"uploading {path}"), path.open("rb") as body:
+            put = s3.put_object(Bucket=bucket, Key=key, Body=body)
+            head = s3.head_object(Bucket=bucket, Key=key, VersionId=put.get("VersionId", "null"))
+        obj = RawObject(
+            bucket=bucket,
+            key=key,
+            version_id=put.get("VersionId"),
+            etag=str(head["ETag"]).strip('"'),
+            size=int(head["ContentLength"]),
+            last_modified=head["LastModified"],
+        )
+        name, _ = arrival_for_event(stack, object_event(obj))
+        arrivals.append({"key": key, "execution": name, "status": "UPLOADED"})
+        if not args.json:
+            print(f"uploaded s3://{bucket}/{key} -> arrival {name}")
+    if args.wait:
+        for arrival in arrivals:
+            arn = target.execution_arn("SalesArrival", arrival["execution"])
+            arrival["status"] = _wait_for_arrival(target, arn)
+            if not args.json:
+                print(f"  {arrival['execution']}: {arrival['status']}")
+    if args.json:
+        print(json.dumps({"arrivals": arrivals}, indent=2))
+    return 1 if any(a["status"] not in ("UPLOADED", "SUCCEEDED") for a in arrivals) else 0
+
+
+def _wait_for_arrival(target: Any, arn: str, timeout: float = 4 * 3600) -> str:
+    """Poll until EventBridge has started the arrival and it has ended."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    sfn = target.client("stepfunctions")
+    while time.monotonic() < deadline:
+        try:
+            status = str(target.describe_execution(arn)["status"])
+        except sfn.exceptions.ExecutionDoesNotExist:
+            status = "NOT STARTED"
+        if status not in ("RUNNING", "NOT STARTED"):
+            return status
+        time.sleep(target.poll_seconds)
+    return "STILL RUNNING"
 
 
 def _text(
