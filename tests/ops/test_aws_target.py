@@ -186,3 +186,31 @@ def test_local_and_aws_together_are_a_usage_error(capsys, tmp_path) -> None:
     """--local and --aws name two targets: exit 2 with one line."""
     code = main(["rerun", "x", "--aws", "--local", str(tmp_path)])
     assert code == 2 and "two targets" in capsys.readouterr().err
+
+
+def test_land_on_aws_uploads_and_names_the_arrival_as_the_starter_will(
+    aws, capsys, tmp_path
+) -> None:
+    """The file lands as a new version; the printed name is the one backfill plans for it."""
+    from stepline.commands.land import _wait_for_arrival
+
+    sales = tmp_path / "s1.csv"
+    sales.write_bytes(b"order_id\n")
+    code = main(["land", str(sales), "--key", key("s1"), "--aws", "--region", REGION, "--json"])
+    [arrival] = json.loads(capsys.readouterr().out)["arrivals"]
+    assert code == 0 and arrival["status"] == "UPLOADED"
+    assert aws["s3"].get_object(Bucket=RAW, Key=key("s1"))["Body"].read() == b"order_id\n"
+    assert main(["backfill", "--from", DAY, "--to", DAY, "--dry-run", "--aws", "--region",
+                 REGION, "--json"]) == 0  # fmt: skip
+    planned = {
+        item["store"]: item["execution"] for item in json.loads(capsys.readouterr().out)["plan"]
+    }
+    assert planned["s1"] == arrival["execution"]
+    # What --wait follows: EventBridge's starter starts exactly that name.
+    target = AwsTarget("dev", region=REGION)
+    arn = target.execution_arn("SalesArrival", arrival["execution"])
+    assert _wait_for_arrival(target, arn, timeout=0) == "STILL RUNNING"
+    aws["sfn"].start_execution(
+        stateMachineArn=aws["machines"]["ArrivalStateMachineArn"], name=arrival["execution"]
+    )
+    assert _wait_for_arrival(target, arn, timeout=30) == "SUCCEEDED"
