@@ -279,6 +279,12 @@ def test_arrival_happy_path(run):
     assert run.sent_notifications[0].subject == (
         "Stepline sales 2026-11-20 store_001: file accepted, 997 rows cleaned"
     )
+    # A person goes from the message to the Glue run that cleaned the file.
+    assert message["glue_run_id"] == "jr_0123"
+    assert message["glue_run"] == (
+        "https://us-east-1.console.aws.amazon.com/gluestudio/home?region=us-east-1"
+        "#/job/stepline-sales-dev-clean-sales/run/jr_0123"
+    )
     claim, recorded = ledger_writes(run)
     assert_claimed(claim)
     assert_owned_write(recorded, RECORD_CLEANED, "SUCCEEDED")
@@ -539,6 +545,15 @@ def assert_published_day(message: dict[str, Any], passes: int) -> None:
     assert (message["failed"], message["running"]) == ([], [])
     assert message["passes"] == passes
     assert message["report_uri"].startswith(f"{LAKE}/reports/daily_sales/date={DAY}/")
+    # ... and to the Athena query and EMR step of the pass that published.
+    console = "https://us-east-1.console.aws.amazon.com"
+    assert (message["athena_query_id"], message["emr_step_id"]) == ("q-0123", "s-0123")
+    assert message["athena_query"] == (
+        f"{console}/athena/home?region=us-east-1#/query-editor/history/q-0123"
+    )
+    assert message["emr_cluster"].startswith(
+        f"{console}/emr/home?region=us-east-1#/clusterDetails/"
+    )
 
 
 def assert_failure_released(run: ExecutionView, state: str, error: str) -> dict[str, Any]:
