@@ -213,8 +213,8 @@ def render_text(result: Any, prices: Any) -> str:
         f"Counted in real local executions (test case {TEST_CASE}):",
         f"  one arrival       {result.transitions_per_arrival:>5} transitions"
         f"   one publish pass  {result.transitions_per_publish:>5} transitions",
-        f"  a Glue retry adds {result.retry_extra_transitions:>5} transition(s)"
-        f"  this run          {burst.transitions():>5} transitions",
+        f"  a Glue retry      {'+' + str(result.retry_extra_transitions):>5} transitions"
+        f"   this run          {burst.transitions():>5} transitions",
         f"  ({len(burst.of('SalesArrival'))} arrivals, {len(burst.of('SalesPublish'))} "
         f"publish execution(s), {burst.publish_passes} pass(es))",
         "",
