@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "stepline.commands.replay",
     "stepline.commands.validate",
     "stepline.commands.generate",
+    "stepline.commands.cost",
 )
 
 EXIT_USAGE = 2
