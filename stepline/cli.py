@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "stepline.commands.replay",
     "stepline.commands.validate",
     "stepline.commands.generate",
+    "stepline.commands.status",
 )
 
 EXIT_USAGE = 2

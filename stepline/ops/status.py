@@ -317,12 +317,12 @@ def _publish_state(
             reasons.append(f"{len(holding)} store-day(s) hold data that was never requested")
         return "pending", reasons
     stale = [
-        f"{store}: data {run} is not in the last publish"
+        f"{store}'s data is not in the last publish ({run})"
         for store, run in sorted(holding - included)
     ]
     holding_stores = {store for store, _ in holding}
     stale += [
-        f"{store}: the last publish included {run}, which is no longer its data"
+        f"{store} no longer holds the data the last publish included ({run})"
         for store, run in sorted(included - holding)
         if store not in holding_stores
     ]

@@ -95,7 +95,7 @@ def test_a_store_day_whose_data_run_is_not_in_the_publish_makes_it_stale():
     day = classify(items)
     assert day.publish == "stale"
     assert day.reasons == (
-        f"store_002: data {run_name(D, 'store_002', 'v2')} is not in the last publish",
+        f"store_002's data is not in the last publish ({run_name(D, 'store_002', 'v2')})",
     )
     assert not day.stores["store_002"].published and day.stores["store_001"].published
 
@@ -107,7 +107,8 @@ def test_a_published_store_whose_data_was_removed_makes_it_stale():
     items.append(publish_record(D, requested=3, published=included(*EXPECTED)))
     day = classify(items)
     assert day.publish == "stale"
-    assert "store_002: the last publish included" in day.reasons[0]
+    run = run_name(D, "store_002")
+    assert day.reasons == (f"store_002 no longer holds the data the last publish included ({run})",)
 
 
 def test_an_outstanding_request_with_no_publish_running_is_stale():
