@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,7 @@ from stepline.local.session import LocalSession
 from .ledger import EXPECTED, put_items, week
 
 
-@pytest.fixture
-def expected_stores(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
-    """The dev stage as if samconfig set ExpectedStores=store_001,store_002,store_003."""
+def _expect(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
     import stepline.definition as definition
 
     original = definition.load_deployed_stack
@@ -27,6 +26,19 @@ def expected_stores(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
 
     monkeypatch.setattr(definition, "load_deployed_stack", with_expected)
     return EXPECTED
+
+
+@pytest.fixture
+def expected_stores(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    """The dev stage as if samconfig set ExpectedStores=store_001,store_002,store_003."""
+    return _expect(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def expected_stores_module() -> Iterator[tuple[str, ...]]:
+    """expected_stores, for a module-scoped fixture."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield _expect(monkeypatch)
 
 
 def local_environment(folder: Path, items: list[dict[str, Any]]) -> Path:
