@@ -7,7 +7,7 @@ publish state. ``--from`` and ``--to`` (``YYYY-MM-DD``, inclusive, UTC dates)
 default to the 7 days up to yesterday; ``--to`` alone ends the week there,
 ``--from`` alone runs to yesterday (or is one day when later). At most 93
 days. Shown stores: the stage's ``ExpectedStores`` and every store the
-ledger has in the range, or only the ``--store``\\ s given.
+ledger has in the range, or only the stores given with ``--store``.
 
 A cell is the store-day's ledger status: ``SUCCEEDED``, ``REJECTED``,
 ``NO_DATA``, ``FAILED``, ``RUNNING``, or ``MISSING`` (an expected store with no

@@ -32,7 +32,13 @@ def rendered(tmp_path_factory, chromium, week_environment, expected_stores_modul
     assert code == 1
     screenshot = folder / "status.png"
     shot = chromium.run(
-        folder / "profile-shot", f"--screenshot={screenshot}", page.as_uri(), window=WINDOW
+        folder / "profile-shot",
+        # Paint the whole page before the shot, so the colours below are never half drawn.
+        "--run-all-compositor-stages-before-draw",
+        "--virtual-time-budget=2000",
+        f"--screenshot={screenshot}",
+        page.as_uri(),
+        window=WINDOW,
     )
     dom = chromium.run(folder / "profile-dom", "--dump-dom", page.as_uri(), window=WINDOW)
     return {"screenshot": screenshot, "shot": shot, "dom": dom}
