@@ -83,9 +83,9 @@ _UNPUBLISHED_MARK = "*"
 
 
 def make_console(stream: TextIO) -> Console:
-    """A rich console on ``stream``: colour on a terminal, plain 80-column text elsewhere."""
+    """A rich console on ``stream``: colour only on a terminal, at most 80 columns wide."""
     tty = bool(stream.isatty())
-    return Console(
+    console = Console(
         file=stream,
         force_terminal=tty,
         width=None if tty else WIDTH,
@@ -93,6 +93,9 @@ def make_console(stream: TextIO) -> Console:
         markup=False,
         emoji=False,
     )
+    # The grid is laid out for 80 columns; on a wider terminal the summary wraps there too.
+    console.width = min(console.width, WIDTH)
+    return console
 
 
 def print_status(console: Console, grid: StatusGrid, *, where: str) -> None:

@@ -159,8 +159,9 @@ def test_text_has_the_grid_a_legend_and_the_summary_without_colour_in_a_pipe(
 
 
 def test_on_a_terminal_the_same_grid_is_coloured(monkeypatch, week_environment, expected_stores):
-    """A TTY stdout gets rich's colour codes; without them the text is the pipe's, <= 80 wide."""
+    """A TTY stdout gets rich's colour codes; without them every line is <= 80, even if wider."""
     monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: the summary still wraps at 80
     monkeypatch.delenv("NO_COLOR", raising=False)
     terminal = Tty()
     monkeypatch.setattr("sys.stdout", terminal)
