@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 from report.page_parser import parse_page
 from report.png_reader import read_png
+from status_ledger import WEEK_CELLS, WEEK_STATES
 
 from stepline.cli import main
-
-from .ledger import WEEK_CELLS, WEEK_STATES
 
 WINDOW = (1200, 800)
 # Colours the page's stylesheet paints: a succeeded, a failed and a missing cell, a stale publish.

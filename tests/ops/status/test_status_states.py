@@ -1,6 +1,6 @@
 """The status grid's definitions, one per test: cells and publish states from ledger items.
 
-Pure logic on items as the machines write them (tests/ops/ledger.py): no
+Pure logic on items as the machines write them (tests/ops/status/status_ledger.py): no
 local environment, no AWS.
 """
 
@@ -9,10 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from stepline.ops.status import classify_date, read_status
-
-from .ledger import (
+from status_ledger import (
     EXPECTED,
     LEASE_EXPIRED,
     LEASE_HELD,
@@ -25,6 +22,8 @@ from .ledger import (
     store_day,
     week,
 )
+
+from stepline.ops.status import classify_date, read_status
 
 D = "2026-11-20"
 NOW = 1_800_000_000.0
@@ -190,7 +189,7 @@ def test_a_store_neither_expected_nor_in_the_ledger_has_no_cell():
 
 
 def test_the_week_gives_each_date_its_state_and_cells():
-    """ledger.week(), read date by date, is exactly WEEK_STATES and WEEK_CELLS."""
+    """status_ledger.week(), read date by date, is exactly WEEK_STATES and WEEK_CELLS."""
     target = LedgerOnlyTarget(week())
     grid = read_status(target, dt.date(2026, 11, 14), dt.date(2026, 11, 20), now=NOW)
     assert {d.date: d.publish for d in grid.dates} == WEEK_STATES

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from status_ledger import EXPECTED, put_items, week
 
 from stepline.local.session import LocalSession
-
-from .ledger import EXPECTED, put_items, week
 
 
 def _expect(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
@@ -50,5 +49,5 @@ def local_environment(folder: Path, items: list[dict[str, Any]]) -> Path:
 
 @pytest.fixture(scope="module")
 def week_environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The local environment of ledger.week(): every status and publish state, no Spark."""
+    """The local environment of status_ledger.week(): every status and publish state, no Spark."""
     return local_environment(tmp_path_factory.mktemp("week"), week())

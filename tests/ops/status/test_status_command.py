@@ -1,6 +1,6 @@
 """``stepline status`` on a local environment: JSON, text, colour, exit codes, usage errors.
 
-The environment's ledger is ledger.week() written straight into its DynamoDB
+The environment's ledger is status_ledger.week() written straight into its DynamoDB
 table (every status and publish state, deterministically, without Spark).
 """
 
@@ -12,15 +12,7 @@ import json
 import re
 
 import pytest
-
-import stepline.commands.status as status_command
-from stepline.cli import main
-from stepline.commands.status import date_bounds
-from stepline.local.session import LocalSession
-from stepline.ops.status import read_status
-from stepline.ops.status_text import make_console, print_status, summary_line
-
-from .ledger import (
+from status_ledger import (
     EXPECTED,
     LEASE_HELD,
     POPUP,
@@ -31,6 +23,13 @@ from .ledger import (
     run_name,
     store_day,
 )
+
+import stepline.commands.status as status_command
+from stepline.cli import main
+from stepline.commands.status import date_bounds
+from stepline.local.session import LocalSession
+from stepline.ops.status import read_status
+from stepline.ops.status_text import make_console, print_status, summary_line
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 WEEK = ["--from", "2026-11-14", "--to", "2026-11-20"]

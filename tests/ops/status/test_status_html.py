@@ -10,12 +10,7 @@ import datetime as dt
 import re
 
 from report.page_parser import parse_page
-
-from stepline.cli import main
-from stepline.ops.status import read_status
-from stepline.ops.status_html import render_status_html
-
-from .ledger import (
+from status_ledger import (
     ARRIVAL_ARN,
     WEEK_CELLS,
     WEEK_STATES,
@@ -23,6 +18,10 @@ from .ledger import (
     run_name,
     store_day,
 )
+
+from stepline.cli import main
+from stepline.ops.status import read_status
+from stepline.ops.status_html import render_status_html
 
 CONSOLE = (
     "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"

@@ -2,7 +2,7 @@
 
 A CloudFormation stack named as samconfig's dev stage (``stepline-sales-dev``)
 with a trivial resource, the stage's Outputs and its ExpectedStores
-parameter, and the run ledger table holding ledger.week(): no local runtime.
+parameter, and the run ledger table holding status_ledger.week(): no local runtime.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import boto3
 import pytest
 from moto import mock_aws
 from report.page_parser import parse_page
+from status_ledger import EXPECTED, REGION, STACK, TABLE, WEEK_STATES, put_items, week
 
 from stepline.cli import main
 from stepline.definition import PROJECT_ROOT, load_deployed_stack, load_template
 from stepline.ops.target import AwsTarget
-
-from .ledger import EXPECTED, REGION, STACK, TABLE, WEEK_STATES, put_items, week
 
 WEEK = ["--from", "2026-11-14", "--to", "2026-11-20"]
 # moto creates the placeholder as a no-op (what it is on AWS) but warns that it does.
@@ -52,7 +51,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def deployed(aws: Any) -> Any:
-    """The dev stack deployed with ExpectedStores, and its run ledger holding ledger.week()."""
+    """The dev stack deployed with ExpectedStores; its run ledger holds status_ledger.week()."""
     return deploy_stage(aws)
 
 
