@@ -23,13 +23,14 @@ from typing import NoReturn
 COMMAND_MODULES = (
     "stepline.commands.demo",
     "stepline.commands.land",
+    "stepline.commands.status",
     "stepline.commands.backfill",
     "stepline.commands.rerun",
     "stepline.commands.check_deadline",
+    "stepline.commands.cost",
     "stepline.commands.replay",
     "stepline.commands.validate",
     "stepline.commands.generate",
-    "stepline.commands.cost",
 )
 
 EXIT_USAGE = 2
