@@ -14,8 +14,16 @@ import pytest
 from report.page_parser import parse_page
 
 from stepline.cli import main
+from stepline.definition import load_deployed_stack
 
 SAMPLES = Path("events/samples")
+
+
+def expected_stores(stage: str) -> set[str]:
+    text = load_deployed_stack(stage).parameters.get("ExpectedStores", "")
+    return {store.strip() for store in text.split(",") if store.strip()}
+
+
 DATE = "2026-11-20"
 
 
@@ -63,10 +71,14 @@ def test_status_reads_what_the_arrivals_recorded(capsys, landed, tmp_path):
     [day] = json.loads(out.out)["dates"]
     assert day["publish"] == "none"
     cells = day["stores"]
+    # dev expects the demo's stores: those that sent nothing are MISSING, with no execution.
+    missing = {store for store in expected_stores("dev") if store not in ("store_004", "store_005")}
     assert {store: cell["status"] for store, cell in cells.items()} == {
         "store_004": "NO_DATA",
         "store_005": "REJECTED",
+        **dict.fromkeys(missing, "MISSING"),
     }
+    assert all(cells[store]["execution"] is None for store in missing)
     assert cells["store_004"]["execution"].startswith(f"{DATE}_store_004_")
     assert cells["store_005"]["reason"]
     assert f"Wrote {page} and 2 run report(s)" in out.err  # stdout stays pure JSON
@@ -78,7 +90,8 @@ def test_each_cell_links_to_a_local_run_report_of_its_execution(capsys, landed, 
     window = ["--from", DATE, "--to", DATE]
     main(["status", "--local", str(landed), *window, "--json", "--html", str(page_path)])
     [day] = json.loads(capsys.readouterr().out)["dates"]
-    executions = {cell["execution"] for cell in day["stores"].values()}
+    executions = {cell["execution"] for cell in day["stores"].values() if cell["execution"]}
+    assert len(executions) == 2
     page = parse_page(page_path.read_text())
     links = {a.attrs["href"] for a in page.find("a", "report")}
     assert links == {f"grid-runs/{name}.html" for name in executions}
