@@ -84,6 +84,7 @@ from pathlib import Path
 from typing import Any
 
 from stepline.cli import UsageError
+from stepline.commands._arguments import iso_date
 from stepline.commands._target import add_target_arguments, open_target, wants_aws
 
 EXIT_SETTLED = 0
@@ -101,14 +102,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--from",
         dest="start",
-        type=_date,
+        type=iso_date,
         metavar="D",
         help="first date, YYYY-MM-DD (default: 6 days before --to)",
     )
     parser.add_argument(
         "--to",
         dest="end",
-        type=_date,
+        type=iso_date,
         metavar="D",
         help="last date, YYYY-MM-DD, inclusive (default: yesterday, UTC)",
     )
@@ -204,15 +205,6 @@ def _where(args: argparse.Namespace, target: Any) -> str:
     from stepline.local.session import DEFAULT_WORKDIR
 
     return f"local environment {(args.local or DEFAULT_WORKDIR) / args.stage}"
-
-
-def _date(text: str) -> dt.date:
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) is None:
-            raise ValueError(text)
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _store(text: str) -> str:
