@@ -32,12 +32,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from publish_pipeline_assets.assets import DEFAULT_KEY_PREFIX, discover_scripts, script_uris
 
 from stepline.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from stepline.local.bindings import CustomResourceResult, LocalBindings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = "template.yaml"
@@ -375,7 +377,7 @@ class TemplateResolver:
         self.project_root = project_root
         self.resources: Mapping[str, Any] = template.get("Resources", {})
         self._conditions: dict[str, bool] = {}
-        self._custom_attributes: dict[str, dict[str, str]] = {}
+        self._custom_results: dict[str, CustomResourceResult] = {}
         self._functions: Mapping[str, Callable[[Any], Any]] = {
             "Fn::Sub": self._sub,
             "Fn::GetAtt": self._get_att_args,
@@ -488,13 +490,10 @@ class TemplateResolver:
         resource_type = self._resource(logical_id)["Type"]
         if resource_type in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
             return self.get_att(logical_id, "Arn")
-        if resource_type == "Custom::PipelineAssets":
-            # The physical id publish_pipeline_assets answers with.
-            properties = self._resource(logical_id).get("Properties", {})
-            bucket = self.resolve(properties.get("ArtifactsBucket"))
-            prefix = str(self.resolve(properties.get("KeyPrefix", DEFAULT_KEY_PREFIX))).strip("/")
-            return f"s3://{bucket}/{prefix}/"
         if resource_type.startswith("Custom::"):
+            if self._bindings().has_custom_resource(resource_type):
+                # The physical id the deployed handler answers with.
+                return self._custom_resource(logical_id).physical_id
             return self.physical_name(logical_id)
         return str(self.ref(logical_id))
 
@@ -587,40 +586,47 @@ class TemplateResolver:
         # Deterministic stand-ins for ids CloudFormation would make up (KMS key ids...).
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.stack_name}/{label}"))
 
-    def _custom_resource_attribute(self, logical_id: str, attribute: str) -> str:
-        if logical_id not in self._custom_attributes:
+    def _bindings(self) -> LocalBindings:
+        from stepline.local.bindings import load_bindings
+
+        return load_bindings(self.project_root)
+
+    def _custom_resource(self, logical_id: str) -> CustomResourceResult:
+        """What the pipeline's local binding says the deployed custom resource answers."""
+        from stepline.local.bindings import CustomResourceRequest, MissingBindingError
+
+        if logical_id not in self._custom_results:
             resource = self._resource(logical_id)
-            if resource["Type"] != "Custom::PipelineAssets":
+            try:
+                binding = self._bindings().for_custom_resource(logical_id, resource["Type"])
+            except MissingBindingError as error:
+                raise DefinitionError(str(error)) from None
+            request = CustomResourceRequest(
+                logical_id=logical_id,
+                resource_type=resource["Type"],
+                properties=resource.get("Properties", {}),
+                resolve=self.resolve,
+                resource=self._resource,
+                project_root=self.project_root,
+            )
+            try:
+                self._custom_results[logical_id] = binding(request)
+            except DefinitionError:
+                raise
+            except Exception as error:
                 raise DefinitionError(
-                    f"!GetAtt {logical_id}.{attribute}: the attributes of {resource['Type']} "
-                    "are only known once deployed"
-                )
-            self._custom_attributes[logical_id] = self._pipeline_assets_attributes(resource)
-        attributes = self._custom_attributes[logical_id]
+                    f"custom resource {logical_id} ({resource['Type']}): {error}"
+                ) from error
+        return self._custom_results[logical_id]
+
+    def _custom_resource_attribute(self, logical_id: str, attribute: str) -> str:
+        attributes = self._custom_resource(logical_id).attributes
         if attribute not in attributes:
             raise DefinitionError(
-                f"!GetAtt {logical_id}.{attribute}: the published scripts give only "
+                f"!GetAtt {logical_id}.{attribute}: the custom resource answers only "
                 f"{', '.join(sorted(attributes))}"
             )
-        return attributes[attribute]
-
-    def _pipeline_assets_attributes(self, resource: Mapping[str, Any]) -> dict[str, str]:
-        # The same computation as the deployed custom resource, on the same files: the
-        # layer behind ScriptsLayerArn, read from its ContentUri.
-        properties = resource.get("Properties", {})
-        layer_ref = properties.get("ScriptsLayerArn")
-        if not (isinstance(layer_ref, dict) and "Ref" in layer_ref):
-            raise DefinitionError("Custom::PipelineAssets ScriptsLayerArn must be !Ref <layer>")
-        content_uri = self._resource(layer_ref["Ref"]).get("Properties", {}).get("ContentUri")
-        if not isinstance(content_uri, str):
-            raise DefinitionError(f"layer {layer_ref['Ref']} has no local ContentUri")
-        bucket = str(self.resolve(properties.get("ArtifactsBucket")))
-        prefix = str(self.resolve(properties.get("KeyPrefix", DEFAULT_KEY_PREFIX))).strip("/")
-        try:
-            scripts = discover_scripts(self.project_root / content_uri)
-        except (OSError, RuntimeError) as error:
-            raise DefinitionError(f"cannot read the EMR job scripts: {error}") from error
-        return script_uris(scripts, bucket, prefix)
+        return str(attributes[attribute])
 
 
 # ----------------------------------------------------------- the definition
@@ -726,6 +732,8 @@ class DeployedStack:
     functions: dict[str, FunctionSpec]
     glue_jobs: dict[str, GlueJobSpec]
     rules: dict[str, DeployedRule] = field(default_factory=dict)
+    #: The Glue Data Catalog's tables: ``"database.table"`` to its S3 location (Athena's view).
+    catalog_tables: dict[str, str] = field(default_factory=dict)
 
     def machine(self, name: str) -> DeployedMachine:
         """A machine by logical id, mock name, physical name or ARN."""
@@ -826,7 +834,22 @@ def load_deployed_stack(
             for logical_id in deployed_ids
             if resolver.resources[logical_id]["Type"] == "AWS::Events::Rule"
         },
+        catalog_tables=dict(
+            _catalog_table(resolver, logical_id)
+            for logical_id in deployed_ids
+            if resolver.resources[logical_id]["Type"] == "AWS::Glue::Table"
+        ),
     )
+
+
+def _catalog_table(resolver: TemplateResolver, logical_id: str) -> tuple[str, str]:
+    properties = resolver.resolve(resolver.resources[logical_id].get("Properties", {}))
+    table = properties.get("TableInput", {})
+    location = table.get("StorageDescriptor", {}).get("Location")
+    if not isinstance(location, str) or not location.startswith("s3://"):
+        raise DefinitionError(f"Glue table {logical_id} needs an s3:// StorageDescriptor.Location")
+    location = location if location.endswith("/") else location + "/"
+    return f"{properties.get('DatabaseName')}.{table.get('Name')}", location
 
 
 def _rule(resolver: TemplateResolver, logical_id: str) -> DeployedRule:

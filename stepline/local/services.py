@@ -5,10 +5,12 @@ mock configuration does not answer:
 
 * ``lambda:invoke`` runs the function's handler in-process, with the
   environment ``template.yaml`` gives it;
-* ``glue:startJobRun.sync`` runs the Glue script on local PySpark;
-* ``elasticmapreduce:addStep.sync`` reads the step's ``spark-submit``
-  arguments from the definition and runs the EMR script on local PySpark;
-* ``redshiftdata`` statements and the Athena report SQL run on DuckDB;
+* ``glue:startJobRun.sync`` and ``elasticmapreduce:addStep.sync`` run what
+  the project binds to the job's script (:mod:`stepline.local.bindings`,
+  ``local_bindings.py`` next to ``template.yaml``), typically the job's own
+  code on local PySpark;
+* ``redshiftdata`` statements and Athena queries run on DuckDB, Athena's
+  tables being the template's ``AWS::Glue::Table`` resources;
 * everything else (``sns:publish``, ``s3:getObject``...) falls through to
   moto's in-process services.
 
@@ -23,7 +25,6 @@ import importlib
 import io
 import json
 import os
-import shlex
 import threading
 import traceback
 import uuid
@@ -33,7 +34,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from emr_jobs import sales_lake
+from stepline.local.bindings import (
+    EmrStepRun,
+    GlueJobRun,
+    LocalBindings,
+    MissingBindingError,
+    load_bindings,
+)
 from stepline.local.engine import NOT_HANDLED, TaskFailure, TaskInvocation
 from stepline.local.lake import LocalLake
 
@@ -99,8 +106,11 @@ class LocalServices:
         warehouse_path: Path,
         environment_overrides: dict[str, str] | None = None,
         capture_stdout: bool = False,
+        bindings: LocalBindings | None = None,
     ) -> None:
         self.deployed = deployed
+        #: What runs for the pipeline's Glue jobs and EMR steps (default: the project's).
+        self.bindings = bindings if bindings is not None else load_bindings(deployed.project_root)
         # Applied on top of each function's template environment, e.g. to
         # quieten Powertools' INFO logs on a terminal.
         self.environment_overrides = dict(environment_overrides or {})
@@ -179,110 +189,49 @@ class LocalServices:
                 self.lambda_output.append(captured.getvalue())
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
 
-    # -- Glue -----------------------------------------------------------------
+    # -- Glue and EMR: the project's bindings ------------------------------------
 
     def _run_glue_job(self, invocation: TaskInvocation) -> dict[str, Any]:
-        from glue_jobs import clean_sales
-        from stepline.local.spark import local_spark
-
         params = invocation.parameters
         job = self.deployed.glue_job_for_name(params["JobName"])
-        arguments = {k.lstrip("-"): v for k, v in params.get("Arguments", {}).items()}
-        run_id = "jr_" + uuid.uuid4().hex
-        started = _now()
+        try:
+            binding = self.bindings.for_glue_job(params["JobName"], job.script_path)
+        except MissingBindingError as error:
+            raise TaskFailure("States.Runtime", str(error)) from None
+        # As on Glue: the run's Arguments over the job's DefaultArguments.
+        given = {**job.default_arguments, **params.get("Arguments", {})}
+        arguments = {name.lstrip("-"): value for name, value in given.items()}
         job_run: dict[str, Any] = {
-            "Id": run_id,
+            "Id": "jr_" + uuid.uuid4().hex,
             "JobName": params["JobName"],
             "Arguments": params.get("Arguments", {}),
-            "StartedOn": started,
+            "StartedOn": _now(),
             "GlueVersion": "5.0",
         }
-        if Path(job.script_path).stem != "clean_sales":
-            raise TaskFailure(
-                "States.Runtime", f"no local runner for Glue script {job.script_path}"
-            )
-        self.lake.pull(arguments["validated_prefix"])
-        lake_root = sales_lake.as_prefix(arguments["lake_root"])
         try:
-            clean_args = clean_sales.CleanArgs(
-                run_date=arguments["run_date"],
-                store_id=arguments["store_id"],
-                run_id=arguments["run_id"],
-                validated_prefix=self.lake.local_uri(arguments["validated_prefix"]),
-                lake_root=self.lake.local_uri(lake_root),
-            )
-            clean_sales.run(local_spark(), clean_args, write_metrics=self._write_local_json)
+            binding(GlueJobRun(lake=self.lake, job=job, arguments=arguments))
         except Exception as exc:
             job_run.update(JobRunState="FAILED", ErrorMessage=f"{type(exc).__name__}: {exc}")
             raise _task_failed(job_run) from exc
-        run_key = sales_lake.clean_run_key(
-            arguments["run_date"], arguments["store_id"], arguments["run_id"]
-        )
-        self.lake.push(lake_root + run_key)
-        self.lake.push(
-            lake_root
-            + sales_lake.clean_metrics_key(
-                arguments["run_date"], arguments["store_id"], arguments["run_id"]
-            )
-        )
         job_run.update(JobRunState="SUCCEEDED", CompletedOn=_now())
         return job_run
 
-    @staticmethod
-    def _write_local_json(path: str, document: dict[str, Any]) -> None:
-        """The Glue job's metrics writer for local paths (the lake pushes them to moto)."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(document))
-
-    # -- EMR ------------------------------------------------------------------
-
     def _run_emr_step(self, invocation: TaskInvocation) -> dict[str, Any]:
-        from emr_jobs import aggregate_sales
-        from stepline.local.spark import local_spark
-
         step = invocation.parameters["Step"]
         args: list[str] = list(step["HadoopJarStep"]["Args"])
-        scripts = [i for i, a in enumerate(args) if a.endswith("/aggregate_sales.py")]
-        if not scripts:
-            raise TaskFailure("States.Runtime", f"no local runner for EMR step {shlex.join(args)}")
-        job_args = aggregate_sales.parse_args(args[scripts[0] + 1 :])
-        step_id = "s-" + uuid.uuid4().hex[:13].upper()
-        lake_root = sales_lake.as_prefix(job_args.lake_root)
         try:
-            # The manifest names s3:// generations; Spark reads their local copies.
-            self.lake.pull(job_args.manifest)
-            manifest = sales_lake.Manifest.from_json(
-                json.loads(self.lake.path_for(job_args.manifest).read_text())
-            )
-            for store_day in manifest.store_days:
-                self.lake.pull(sales_lake.as_prefix(store_day.clean_uri))
-            aggregate_sales.run(
-                local_spark(),
-                job_args.manifest,
-                self.lake.local_uri(lake_root),
-                read_text=lambda uri: self.lake.path_for(uri).read_text(),
-                write_text=_write_local_text,
-                resolve_uri=lambda uri: self.lake.local_uri(sales_lake.as_prefix(uri)),
-            )
+            binding, script_args = self.bindings.for_emr_step(str(step.get("Name")), args)
+        except MissingBindingError as error:
+            raise TaskFailure("States.Runtime", str(error)) from None
+        step_id = "s-" + uuid.uuid4().hex[:13].upper()
+        try:
+            binding(EmrStepRun(lake=self.lake, step=step, arguments=script_args))
         except Exception as exc:
+            failure = {"Reason": type(exc).__name__, "Message": str(exc)[:500]}
+            status = {"State": "FAILED", "FailureDetails": failure}
             raise _task_failed(
-                {
-                    "Step": {
-                        "Id": step_id,
-                        "Name": step.get("Name"),
-                        "Status": {
-                            "State": "FAILED",
-                            "FailureDetails": {
-                                "Reason": type(exc).__name__,
-                                "Message": str(exc)[:500],
-                            },
-                        },
-                    }
-                }
+                {"Step": {"Id": step_id, "Name": step.get("Name"), "Status": status}}
             ) from exc
-        self.lake.push(lake_root + sales_lake.curated_day_key(manifest.run_date))
-        self.lake.push(lake_root + sales_lake.summary_key(manifest.run_date, manifest.publish))
         return {"Step": {"Id": step_id, "Name": step.get("Name"), "Status": {"State": "COMPLETED"}}}
 
     # -- Redshift Data and Athena on DuckDB -------------------------------------
@@ -325,14 +274,13 @@ class LocalServices:
         if self._athena is None:
             self._athena = LocalAthena()
         output_uri = params["ResultConfiguration"]["OutputLocation"]
-        database = self.deployed.resources["SalesCatalogDatabase"]
-        curated = sales_lake.lake_uri(
-            self.deployed.resources["DataLakeBucket"], sales_lake.CURATED_ROOT
-        )
-        self.lake.pull(curated)
+        tables = {}
+        for name, location in self.deployed.catalog_tables.items():
+            self.lake.pull(location)
+            tables[name] = self.lake.local_uri(location)
         result = self._athena.start_query_execution(
             params["QueryString"],
-            database_tables={f"{database}.daily_sales": self.lake.local_uri(curated)},
+            database_tables=tables,
             output_dir=str(self.lake.path_for(output_uri)),
             output_uri=output_uri,
         )
@@ -341,12 +289,6 @@ class LocalServices:
         if execution["Status"]["State"] != "SUCCEEDED":
             raise _task_failed({"QueryExecution": execution})
         return {"QueryExecution": execution}
-
-
-def _write_local_text(path: str, text: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
 
 
 __all__ = ["FakeLambdaContext", "LocalServices"]

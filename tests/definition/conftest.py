@@ -15,7 +15,7 @@ def project_copy(tmp_path: Path) -> Path:
     """The deploy inputs (template, samconfig, ASL, job scripts), copied for a test to edit."""
     root = tmp_path / "project"
     root.mkdir()
-    for name in ("template.yaml", "samconfig.toml"):
+    for name in ("template.yaml", "samconfig.toml", "local_bindings.py"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     shutil.copytree(PROJECT_ROOT / "statemachines", root / "statemachines")
     # Custom::PipelineAssets publishes every script of the layer (aggregate_sales.py,
