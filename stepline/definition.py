@@ -732,6 +732,8 @@ class DeployedStack:
     functions: dict[str, FunctionSpec]
     glue_jobs: dict[str, GlueJobSpec]
     rules: dict[str, DeployedRule] = field(default_factory=dict)
+    #: Every deployed resource's CloudFormation type, by logical id, in template order.
+    resource_types: dict[str, str] = field(default_factory=dict)
     #: The Glue Data Catalog's tables: ``"database.table"`` to its S3 location (Athena's view).
     catalog_tables: dict[str, str] = field(default_factory=dict)
 
@@ -814,6 +816,9 @@ def load_deployed_stack(
         machines=machines,
         parameters=parameters,
         resources={logical_id: resolver.identifier(logical_id) for logical_id in deployed_ids},
+        resource_types={
+            logical_id: str(resolver.resources[logical_id]["Type"]) for logical_id in deployed_ids
+        },
         outputs={
             name: _override_value(resolver.resolve(output.get("Value")))
             for name, output in template.get("Outputs", {}).items()

@@ -13,7 +13,7 @@ Stepline installed gets these fixtures::
         with stepline.local_session(workdir=tmp_path) as session:
             session.deliver(session.land_file(csv_path, key))
             session.wait()
-            assert session.store_day("2026-11-20", "s1")["status"] == "SUCCEEDED"
+            assert RunLedger(session).store_day("2026-11-20", "s1")["status"] == "SUCCEEDED"
 
 Settings (``pytest.ini`` / ``[tool.pytest.ini_options]``): ``stepline_mock_config``
 (path of the MockConfigFile, default ``tests/mocks/sales_pipeline.mock.json``)
@@ -95,13 +95,22 @@ class SteplineHarness:
         arrival machine becomes the arrival input its starter would give it.
         """
         from stepline.local import run_state_machine
-        from stepline.local.session import ARRIVAL_MACHINE, arrival_for_event
+        from stepline.local.events import matching_rules
+        from stepline.local.session import started_by_event
 
         config = self.mock_config if mock_config is None else _load_json(mock_config, self.root)
         deployed = self.deployed.machine(machine or _machine_with_case(config, test_case))
         payload = _load_json(input, self.root)
-        if deployed.mock_name == ARRIVAL_MACHINE and "detail" in payload:
-            payload = arrival_for_event(self.deployed, payload)[1]
+        if isinstance(payload, dict) and payload.get("source") == "aws.s3":
+            # Given to the machine the starter starts, the event becomes the input the
+            # starter would give it; the starter itself gets the event.
+            receives = {
+                t.arn for rule in matching_rules(self.deployed, payload) for t in rule.targets
+            }
+            if deployed.arn not in receives:
+                started = started_by_event(self.deployed, payload)
+                if started.machine.logical_id == deployed.logical_id:
+                    payload = started.input
         result = run_state_machine(
             deployed.definition,
             payload,

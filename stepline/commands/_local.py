@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stepline.local.session import DEFAULT_WORKDIR
+from stepline.ops.ledger import RunLedger
 
 
 def add_local_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def day_summary(session: Any, run_date: str, executions: list[Any]) -> dict[str,
     """What a date holds after the runs: every ledger store-day, with the warehouse's figures."""
     figures = warehouse_figures(session, run_date)
     stores: dict[str, Any] = {}
-    for item in session.ledger_items(run_date):
+    for item in RunLedger(session).items(run_date):
         if not str(item["sk"]).startswith("STORE#"):
             continue
         store = str(item["store_id"])

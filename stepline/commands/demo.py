@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stepline.ops.ledger import RunLedger
+
 DEFAULT_DEMO_DIR = Path(".stepline/demo")
 #: The demo wipes its folder on each run, but only a folder it made itself.
 DEMO_MARKER = ".stepline-demo"
@@ -161,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         notifications = session.wait()
         executions = session.stepfunctions.executions()
         day = day_summary(session, run_date, executions)
-        publish = session.publish_record(run_date) or {}
+        publish = RunLedger(session).publish_record(run_date) or {}
         arrivals = [e for e in executions if e.machine.mock_name == "SalesArrival"]
         ok = len(arrivals) == len(inputs) and all(e.status == "SUCCEEDED" for e in executions)
         print(

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from stepline.cli import UsageError
-from stepline.local.session import ARRIVAL_MACHINE, DEFAULT_WORKDIR
+from stepline.local.session import DEFAULT_WORKDIR
 
 
 def register(subparsers: Any) -> None:
@@ -86,7 +86,7 @@ def _read_json(path: Path, what: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from stepline.definition import load_deployed_stack
-    from stepline.local.session import arrival_for_event
+    from stepline.local.session import started_by_event
 
     event = _read_json(args.event, "EventBridge event")
     if not isinstance(event, dict) or "detail" not in event:
@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
                 "--mock-config is not used with --endpoint-url (the endpoint has its own)"
             )
         stack = load_deployed_stack(args.stage)
-        arrival = stack.machine(ARRIVAL_MACHINE)
-        _, arrival_input = arrival_for_event(stack, event)
+        started = started_by_event(stack, event)
+        arrival, arrival_input = started.machine, started.input
         definition = arrival.definition
         result = run_via_endpoint(
             definition,
@@ -123,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         from stepline.local import run_state_machine
 
         stack = load_deployed_stack(args.stage)
-        arrival = stack.machine(ARRIVAL_MACHINE)
-        _, arrival_input = arrival_for_event(stack, event)
+        started = started_by_event(stack, event)
+        arrival, arrival_input = started.machine, started.input
         definition = arrival.definition
         result = run_state_machine(
             definition,
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             local_run = session.replay(event)
             result = local_run.result
-            definition = session.deployed.machine(ARRIVAL_MACHINE).definition
+            definition = started_by_event(session.deployed, event).machine.definition
             notifications = local_run.notifications
     return report(result, definition, notifications, args)
 

@@ -44,14 +44,7 @@ class LocalEventBridge:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def rules_matching(self, event: dict[str, Any]) -> list[DeployedRule]:
-        from moto.events.models import EventPattern
-
-        return [
-            rule
-            for rule in self.stack.rules.values()
-            if rule.enabled
-            and EventPattern.load(json.dumps(rule.pattern)).matches_event(cast(Any, event))
-        ]
+        return matching_rules(self.stack, event)
 
     def put_event(self, event: dict[str, Any]) -> list[Delivery]:
         """Deliver one event to every target of every rule it matches."""
@@ -80,3 +73,15 @@ class LocalEventBridge:
     def on_status_change(self, execution: LocalExecution) -> None:
         """What AWS does when a Standard execution ends: an event to the default bus."""
         self.put_event(execution.status_change_event(self.stack.account_id, self.stack.region))
+
+
+def matching_rules(stack: DeployedStack, event: dict[str, Any]) -> list[DeployedRule]:
+    """The enabled rules of the stack whose pattern matches the event (moto's matcher)."""
+    from moto.events.models import EventPattern
+
+    return [
+        rule
+        for rule in stack.rules.values()
+        if rule.enabled
+        and EventPattern.load(json.dumps(rule.pattern)).matches_event(cast(Any, event))
+    ]

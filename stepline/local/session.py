@@ -4,21 +4,23 @@
 plugin build on::
 
     with LocalSession(stage="dev", workdir=Path(".stepline/local")) as env:
-        event = env.land_file(Path("sales.csv"), "sales/date=2026-11-20/store=s1/sales.csv")
+        event = env.land_file(Path("day.csv"), "incoming/day.csv")
         env.deliver(event, times=2)          # EventBridge delivers at least once
         env.wait()                           # every execution it caused has ended
-        env.store_day("2026-11-20", "s1")    # the run ledger's record
         env.notifications                    # what SNS published
 
 It resolves the deployed stack for the stage (``template.yaml`` +
-``samconfig.toml``), creates its buckets, topic and DynamoDB tables in moto,
+``samconfig.toml``), creates its buckets, topics and DynamoDB tables in moto,
 and runs its state machines on :class:`~stepline.local.stepfunctions.LocalStepFunctions`
 (executions side by side), its EventBridge rules on
 :class:`~stepline.local.events.LocalEventBridge` and its Tasks on
 :class:`~stepline.local.services.LocalServices`.
 
+It knows no pipeline: everything it creates is what the template declares,
+the jobs run through the project's bindings (:mod:`stepline.local.bindings`).
+
 Everything persists under ``<workdir>/<stage>/``: the buckets (``s3/``, with
-the raw bucket's version ids), the run ledger (``ledger.json``), the
+the landing bucket's version ids), the DynamoDB tables (``ledger.json``), the
 warehouse (``warehouse.duckdb``), every execution with its history
 (``executions/``) and every notification (``notifications.jsonl``), so
 separate commands see one world, as on AWS. A lock file makes a second
@@ -45,9 +47,6 @@ _REGION = "us-east-1"
 #: Keeps a terminal readable: handlers log warnings only (their EMF metrics lines,
 #: printed to stdout, are captured by LocalServices instead of shown).
 QUIET_LAMBDA_ENVIRONMENT = {"POWERTOOLS_LOG_LEVEL": "WARNING"}
-#: The machine an S3 arrival event starts, and the one its starter starts.
-STARTER_MACHINE = "SalesArrivalStarter"
-ARRIVAL_MACHINE = "SalesArrival"
 
 
 class LocalEnvironmentBusy(RuntimeError):
@@ -190,25 +189,30 @@ class LocalSession:
 
     # -- names ------------------------------------------------------------------------
 
-    @property
-    def raw_bucket(self) -> str:
-        return str(self.deployed.resources["RawBucket"])
-
-    @property
-    def lake_bucket(self) -> str:
-        return str(self.deployed.resources["DataLakeBucket"])
+    def _of_type(self, resource_type: str) -> list[str]:
+        """The physical names of the stack's resources of one type, in template order."""
+        types = self.deployed.resource_types
+        return [str(self.deployed.resources[i]) for i, t in types.items() if t == resource_type]
 
     @property
     def buckets(self) -> tuple[str, ...]:
-        return (self.raw_bucket, self.lake_bucket)
+        return tuple(self._of_type("AWS::S3::Bucket"))
 
     @property
-    def topic_arn(self) -> str:
-        return str(self.deployed.resources["NotificationTopic"])
+    def landing_buckets(self) -> tuple[str, ...]:
+        """The buckets whose Object Created events a rule of the stack listens to."""
+        return landing_buckets(self.deployed)
 
     @property
-    def ledger_table(self) -> str:
-        return str(self.deployed.resources["RunLedgerTable"])
+    def raw_bucket(self) -> str:
+        """Where :meth:`land_file` puts files: the (first) bucket a rule listens to."""
+        if not self.landing_buckets:
+            raise LookupError("no EventBridge rule of the stack listens to an S3 bucket")
+        return self.landing_buckets[0]
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self._of_type("AWS::SNS::Topic"))
 
     # -- provisioning and persistence -------------------------------------------------
 
@@ -220,24 +224,24 @@ class LocalSession:
         self.lake = LocalLake(self.workdir / "s3", s3)
         for bucket in self.buckets:
             s3.create_bucket(Bucket=bucket)
-        # Only the raw bucket's versions mean anything to the pipeline (an object's
-        # version names its arrival); the lake's would only cost memory locally.
-        s3.put_bucket_versioning(
-            Bucket=self.raw_bucket, VersioningConfiguration={"Status": "Enabled"}
-        )
+        # Versions matter where events carry them (the landing buckets'); the other
+        # buckets' would only cost memory locally.
+        for bucket in self.landing_buckets:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         for bucket in self.buckets:
             self.lake.restore_bucket(bucket)
         self._provision_tables()
         self._restore_ledger()
         sns, sqs = self.client("sns"), self.client("sqs")
-        topic_arn = sns.create_topic(Name=self.topic_arn.rsplit(":", 1)[-1])["TopicArn"]
-        if topic_arn != self.topic_arn:
-            raise RuntimeError(f"moto topic {topic_arn} differs from the stack's {self.topic_arn}")
         self._queue_url = sqs.create_queue(QueueName="stepline-local-notifications")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        for expected in self.topics:
+            topic_arn = sns.create_topic(Name=expected.rsplit(":", 1)[-1])["TopicArn"]
+            if topic_arn != expected:
+                raise RuntimeError(f"moto topic {topic_arn} differs from the stack's {expected}")
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
         notifications = self.workdir / "notifications.jsonl"
         if notifications.exists():
             self.notifications = [
@@ -311,17 +315,7 @@ class LocalSession:
             )
 
     def _tables(self) -> list[str]:
-        return [str(self.deployed.resources[logical_id]) for logical_id in self._table_ids()]
-
-    def _table_ids(self) -> set[str]:
-        from stepline.definition import load_template
-
-        template = load_template(self.deployed.project_root / "template.yaml")
-        return {
-            logical_id
-            for logical_id, resource in template["Resources"].items()
-            if resource.get("Type") == "AWS::DynamoDB::Table"
-        }
+        return self._of_type("AWS::DynamoDB::Table")
 
     def _restore_ledger(self) -> None:
         path = self.workdir / "ledger.json"
@@ -470,11 +464,11 @@ class LocalSession:
         """
         self.drain_notifications()
         before = {execution.arn for execution in self.stepfunctions.executions()}
-        name, arrival_input = self.arrival_of(event)
+        arrival = started_by_event(self.deployed, event)
         execution = self.stepfunctions.start_execution(
-            ARRIVAL_MACHINE,
-            arrival_input,
-            name=execution_name or f"{name[:60]}-replay-{uuid.uuid4().hex[:8]}",
+            arrival.machine.logical_id,
+            arrival.input,
+            name=execution_name or f"{arrival.name[:60]}-replay-{uuid.uuid4().hex[:8]}",
         )
         notifications = self.wait()
         caused = [e for e in self.stepfunctions.executions() if e.arn not in before]
@@ -484,50 +478,50 @@ class LocalSession:
             event=event, result=execution.result, notifications=notifications, executions=caused
         )
 
-    # -- the run ledger -----------------------------------------------------------------
 
-    def ledger_items(self, run_date: str | None = None) -> list[dict[str, Any]]:
-        """Ledger items as plain Python values (one date, or all)."""
-        from boto3.dynamodb.types import TypeDeserializer
+@dataclass(frozen=True)
+class StartedByEvent:
+    """The execution the stack's starter would start for an event: machine, name, input."""
 
-        deserializer = TypeDeserializer()
-        dynamodb = self.client("dynamodb")
-        if run_date is None:
-            pages = dynamodb.get_paginator("scan").paginate(TableName=self.ledger_table)
-        else:
-            pages = dynamodb.get_paginator("query").paginate(
-                TableName=self.ledger_table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"DATE#{run_date}"}},
-                ConsistentRead=True,
-            )
-        return [
-            {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
-            for page in pages
-            for item in page["Items"]
-        ]
-
-    def store_day(self, run_date: str, store_id: str) -> dict[str, Any] | None:
-        for item in self.ledger_items(run_date):
-            if item["sk"] == f"STORE#{store_id}":
-                return item
-        return None
-
-    def publish_record(self, run_date: str) -> dict[str, Any] | None:
-        for item in self.ledger_items(run_date):
-            if item["sk"] == "PUBLISH":
-                return item
-        return None
+    machine: Any
+    name: str
+    input: dict[str, Any]
 
 
-def arrival_for_event(stack: Any, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The arrival execution name and input the stack's starter gives an S3 event.
+def landing_buckets(stack: Any) -> tuple[str, ...]:
+    """The buckets named in the stack's rules on ``aws.s3`` events, in rule order."""
+    found: list[str] = []
+    for rule in stack.rules.values():
+        pattern = rule.pattern
+        if "aws.s3" not in (pattern.get("source") or []):
+            continue
+        for name in pattern.get("detail", {}).get("bucket", {}).get("name", []):
+            if isinstance(name, str) and name not in found:
+                found.append(name)
+    return tuple(found)
 
-    Runs the starter's own definition (its naming is the one source of the
-    name), answering its StartExecution with a capture instead of starting anything.
+
+def started_by_event(stack: Any, event: dict[str, Any]) -> StartedByEvent:
+    """What the starter an event reaches starts for it, without starting anything.
+
+    The starter is the state machine a rule of the stack sends the event to;
+    its own definition runs (its naming is the one source of the name), with
+    its StartExecution answered by a capture.
     """
     from stepline.local.engine import TaskInvocation, run_state_machine
+    from stepline.local.events import matching_rules
 
+    starters = [
+        target.arn
+        for rule in matching_rules(stack, event)
+        for target in rule.targets
+        if ":stateMachine:" in target.arn
+    ]
+    if len(starters) != 1:
+        raise ValueError(
+            f"{len(starters)} state machine targets of the stack's rules match this event; "
+            "expected one starter"
+        )
     captured: dict[str, Any] = {}
 
     def capture(invocation: TaskInvocation) -> Any:
@@ -536,29 +530,27 @@ def arrival_for_event(stack: Any, event: dict[str, Any]) -> tuple[str, dict[str,
             return {"ExecutionArn": "captured", "StartDate": "1970-01-01T00:00:00.000Z"}
         return {}
 
-    starter = stack.machine(STARTER_MACHINE)
+    starter = stack.machine(starters[0])
     result = run_state_machine(starter.definition, event, task_handler=capture)
     if "Name" not in captured:
         raise ValueError(
-            f"the arrival starter started no arrival for this event: {result.error}: {result.cause}"
+            f"the starter {starter.mock_name} started nothing for this event: "
+            f"{result.error}: {result.cause}"
         )
-    arrival_input = captured["Input"]
-    if isinstance(arrival_input, str):
-        arrival_input = json.loads(arrival_input)
-    return str(captured["Name"]), arrival_input
+    started_input = captured["Input"]
+    if isinstance(started_input, str):
+        started_input = json.loads(started_input)
+    return StartedByEvent(
+        machine=stack.machine(str(captured["StateMachineArn"])),
+        name=str(captured["Name"]),
+        input=started_input,
+    )
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB's Decimal numbers as int (or the Decimal when it has a fraction)."""
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
+def arrival_for_event(stack: Any, event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The name and input of the execution the stack's starter would start for an event."""
+    started = started_by_event(stack, event)
+    return started.name, started.input
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from stepline.history import TaskRequest, state_transitions, task_requests
+from stepline.ops.ledger import RunLedger
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 #: The MockConfigFile whose SparkAndWarehouseMocked test case the scenarios run.
@@ -456,7 +457,8 @@ def run_scenario(
             env.deliver(event)
         env.wait()
         executions = tuple(usage_of(e) for e in env.stepfunctions.executions())
-        pages = env.client("dynamodb").get_paginator("scan").paginate(TableName=env.ledger_table)
+        ledger = RunLedger(env).table
+        pages = env.client("dynamodb").get_paginator("scan").paginate(TableName=ledger)
         sizes = {
             (item["pk"]["S"], item["sk"]["S"]): dynamodb_item_size(item)
             for page in pages

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stepline.local.session import LocalSession
+from stepline.ops.ledger import RunLedger
 from stepline.sample_data import write_sales_csv
 
 RUN_DATE = "2026-11-20"
@@ -71,7 +72,7 @@ def warehouse_day(env: LocalSession, run_date: str = RUN_DATE) -> DayRows:
 
 def report_day(env: LocalSession, run_date: str = RUN_DATE) -> DayRows:
     """The day's latest Athena report (the one the last publish recorded), in the same shape."""
-    record = env.publish_record(run_date)
+    record = RunLedger(env).publish_record(run_date)
     assert record is not None and record.get("published_report"), record
     assert env.lake is not None
     with env.lake.path_for(record["published_report"]).open(newline="") as handle:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 from day_support import RUN_DATE, arrive, executions, expected_day, report_day, warehouse_day
 
+from stepline.ops.ledger import RunLedger
+
 pytestmark = pytest.mark.spark
 
 LOAD = "Load the day into Redshift"
@@ -36,7 +38,7 @@ def test_a_store_cleaned_while_a_publish_runs_is_published_by_another_pass(env, 
     expected = expected_day([a, b])
     assert warehouse_day(env) == expected
     assert report_day(env) == expected
-    record = env.publish_record(RUN_DATE)
+    record = RunLedger(env).publish_record(RUN_DATE)
     assert record["requested"] == record["covered"] == record["published_covered"] == 2
     assert "lease_owner" not in record
 
@@ -82,12 +84,12 @@ def test_a_failed_publish_releases_the_date_and_the_next_arrival_publishes_all(e
     notes = env.wait()
     [failed] = executions(env, "SalesPublish")
     assert failed.status == "FAILED" and failed.error == "RedshiftData.ValidationException"
-    record = env.publish_record(RUN_DATE)
+    record = RunLedger(env).publish_record(RUN_DATE)
     assert record["publish_status"] == "FAILED" and "lease_owner" not in record
     assert record["last_failure"]["state"] == LOAD
     [alert] = [n for n in notes if n["attributes"]["outcome"] == "PUBLISH_FAILED"]
     assert alert["message"]["classification"] == "INFRASTRUCTURE"
-    assert env.store_day(RUN_DATE, "store_a")["status"] == "SUCCEEDED"
+    assert RunLedger(env).store_day(RUN_DATE, "store_a")["status"] == "SUCCEEDED"
 
     arrive(env, b, files.key("store_b"))
     env.wait()
@@ -103,7 +105,7 @@ def test_a_publish_aborted_while_holding_the_date_does_not_block_it(env, files):
     gate = env.stepfunctions.hooks.pause("SalesPublish", LOAD)
     arrive(env, a, files.key("store_a"))
     publisher = gate.wait_reached()
-    assert env.publish_record(RUN_DATE)["lease_owner"] == publisher
+    assert RunLedger(env).publish_record(RUN_DATE)["lease_owner"] == publisher
     env.stepfunctions.stop_execution(publisher, error="Operator.Abort", cause="stopped by hand")
     gate.abort()
     env.wait()
@@ -114,7 +116,7 @@ def test_a_publish_aborted_while_holding_the_date_does_not_block_it(env, files):
     assert recovery.status == "SUCCEEDED"
     [again] = rest
     assert again.status == "SUCCEEDED" and again.output["stores_included"] == ["store_a"]
-    assert "lease_owner" not in env.publish_record(RUN_DATE)
+    assert "lease_owner" not in RunLedger(env).publish_record(RUN_DATE)
     assert warehouse_day(env) == expected_day([a])
 
 
@@ -122,7 +124,7 @@ def test_a_lease_left_by_a_dead_publish_expires_and_is_taken_over(env, files):
     """With no recovery, a lease past its expiry is taken by the next request (never blocks)."""
     a = files.write("store_a")
     env.client("dynamodb").put_item(
-        TableName=env.ledger_table,
+        TableName=RunLedger(env).table,
         Item={
             "pk": {"S": f"DATE#{RUN_DATE}"},
             "sk": {"S": "PUBLISH"},
@@ -153,7 +155,7 @@ def test_a_corrected_reupload_replaces_its_store_day_while_another_store_publish
     gate.release()
     env.wait()
 
-    assert env.store_day(RUN_DATE, "store_a")["data_run"] == corrected
+    assert RunLedger(env).store_day(RUN_DATE, "store_a")["data_run"] == corrected
     assert warehouse_day(env) == expected_day([a2, b, c])
     assert report_day(env) == expected_day([a2, b, c])
 
@@ -171,7 +173,7 @@ def test_an_older_arrival_finishing_late_never_overwrites_the_newer_file(env, fi
     env.wait()
 
     assert env.stepfunctions.get(first).output["outcome"] == "SUPERSEDED"
-    record = env.store_day(RUN_DATE, "store_a")
+    record = RunLedger(env).store_day(RUN_DATE, "store_a")
     assert record["execution_name"] == record["data_run"] == second
     assert warehouse_day(env) == expected_day([a2])
 

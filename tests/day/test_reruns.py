@@ -6,6 +6,7 @@ import pytest
 from day_support import RUN_DATE, arrive, executions, expected_day, warehouse_day
 
 from stepline.ops import rerun
+from stepline.ops.ledger import RunLedger
 from stepline.ops.target import LocalTarget
 
 pytestmark = pytest.mark.spark
@@ -19,14 +20,14 @@ def test_a_failed_glue_step_is_rerun_and_the_day_published(env, files):
     )
     _, original = arrive(env, a, files.key("store_a"))
     env.wait()
-    assert env.store_day(RUN_DATE, "store_a")["failed_state"] == "Clean the sales file"
+    assert RunLedger(env).store_day(RUN_DATE, "store_a")["failed_state"] == "Clean the sales file"
     assert executions(env, "SalesPublish") == []
 
     [done] = rerun.rerun_date(LocalTarget(env), RUN_DATE)
     env.wait()
     assert done.name == f"{original}-r1"
     assert env.stepfunctions.get(done.execution).status == "SUCCEEDED"
-    assert env.store_day(RUN_DATE, "store_a")["status"] == "SUCCEEDED"
+    assert RunLedger(env).store_day(RUN_DATE, "store_a")["status"] == "SUCCEEDED"
     assert warehouse_day(env) == expected_day([a])
 
 
@@ -38,9 +39,9 @@ def test_a_failed_load_is_rerun_by_publishing_the_date_again(env, files):
     )
     arrive(env, a, files.key("store_a"))
     env.wait()
-    assert env.publish_record(RUN_DATE)["publish_status"] == "FAILED"
+    assert RunLedger(env).publish_record(RUN_DATE)["publish_status"] == "FAILED"
     [done] = rerun.rerun_date(LocalTarget(env), RUN_DATE)
     env.wait()
     assert done.kind == "publish"
-    assert env.publish_record(RUN_DATE)["publish_status"] == "SUCCEEDED"
+    assert RunLedger(env).publish_record(RUN_DATE)["publish_status"] == "SUCCEEDED"
     assert warehouse_day(env) == expected_day([a])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from stepline.local.session import LocalEnvironmentBusy, LocalSession
+from stepline.ops.ledger import RunLedger
 from stepline.sample_data import write_sales_csv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,8 +61,8 @@ def test_the_environment_persists_between_commands(tmp_path, sales_file) -> None
     with session(tmp_path) as second:
         head = second.client("s3").head_object(Bucket=second.raw_bucket, Key=KEY)
         assert head["VersionId"] == version
-        assert second.store_day(RUN_DATE, "store_001")["status"] == "SUCCEEDED"
-        assert second.publish_record(RUN_DATE)["publishes"] == 1
+        assert RunLedger(second).store_day(RUN_DATE, "store_001")["status"] == "SUCCEEDED"
+        assert RunLedger(second).publish_record(RUN_DATE)["publishes"] == 1
         assert [e.name for e in second.stepfunctions.executions("SalesArrival")] == arrivals
         assert len(second.notifications) == notified
         history = tmp_path / "dev" / "executions" / "SalesArrival" / f"{arrivals[0]}.json"
@@ -94,5 +95,5 @@ def test_executions_still_running_when_a_command_ends_are_stopped_and_recovered(
     with session(tmp_path) as later:
         [arrival] = later.stepfunctions.executions("SalesArrival")
         assert arrival.status == "ABORTED" and arrival.error == "Stepline.LocalSessionEnded"
-        record = later.store_day(RUN_DATE, "store_001")
+        record = RunLedger(later).store_day(RUN_DATE, "store_001")
         assert record["status"] == "FAILED" and "ABORTED" in record["reason"]

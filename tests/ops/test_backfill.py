@@ -11,6 +11,7 @@ from ops_support import DAY, key
 
 from stepline.cli import main
 from stepline.ops import backfill
+from stepline.ops.ledger import RunLedger
 
 NEXT_DAY = "2026-11-21"
 FAIL_VALIDATION = ("SalesArrival", "Validate the sales file", "Lambda.ResourceNotFoundException")
@@ -41,9 +42,9 @@ def mixed_day(env, sales):
     env.deliver(env.land_file(Path("events/samples/bad_header.csv"), key("store_c")))
     env.wait()
     env.land_file(sales("store_d"), key("store_d"))
-    assert env.store_day(DAY, "store_b")["status"] == "FAILED"
-    assert env.store_day(DAY, "store_c")["status"] == "REJECTED"
-    assert env.store_day(DAY, "store_d") is None
+    assert RunLedger(env).store_day(DAY, "store_b")["status"] == "FAILED"
+    assert RunLedger(env).store_day(DAY, "store_c")["status"] == "REJECTED"
+    assert RunLedger(env).store_day(DAY, "store_d") is None
 
 
 def test_the_plan_follows_the_reprocess_rule(target, env, mixed_day) -> None:
@@ -117,7 +118,7 @@ def test_run_starts_each_store_day_once_and_publishes_each_date_once(target, env
     ]
     assert sorted(e.input["run_date"] for e in requests) == [DAY, NEXT_DAY]
     for day in (DAY, NEXT_DAY):
-        assert env.publish_record(day)["publish_status"] == "SUCCEEDED"
+        assert RunLedger(env).publish_record(day)["publish_status"] == "SUCCEEDED"
 
 
 def test_an_interrupted_backfill_run_again_starts_nothing_twice(target, env, sales):
@@ -150,7 +151,7 @@ def test_reprocessing_runs_a_failed_store_day_again_once(target, env, sales):
     env.wait()
     [name] = [item.name for item in outcome.started]
     assert name.endswith(f"-bf{run_id}") and outcome.statuses[name] == "SUCCEEDED"
-    record = env.store_day(DAY, "store_b")
+    record = RunLedger(env).store_day(DAY, "store_b")
     assert (record["status"], record["execution_name"]) == ("SUCCEEDED", name)
     again, _ = _plan(target, env, "failed")
     assert _by_store(again)["store_b"] == ("skip", "ran: SUCCEEDED")

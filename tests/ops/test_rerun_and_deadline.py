@@ -11,6 +11,7 @@ from ops_support import DAY, key
 from stepline.cli import UsageError, main
 from stepline.local.session import LocalSession
 from stepline.ops import rerun
+from stepline.ops.ledger import RunLedger
 
 FAIL_VALIDATION = ("SalesArrival", "Validate the sales file", "Lambda.ResourceNotFoundException")
 SAMPLES = Path("events/samples")
@@ -23,7 +24,7 @@ def test_a_failed_arrival_is_rerun_as_a_suffixed_fresh_execution(target, env, sa
     env.deliver(event)
     env.wait()
     original = env.arrival_of(event)[0]
-    assert env.store_day(DAY, "store_a")["status"] == "FAILED"
+    assert RunLedger(env).store_day(DAY, "store_a")["status"] == "FAILED"
 
     [done] = rerun.rerun_date(target, DAY)
     env.wait()
@@ -31,7 +32,7 @@ def test_a_failed_arrival_is_rerun_as_a_suffixed_fresh_execution(target, env, sa
     again = env.stepfunctions.get(done.execution)
     assert again.status == "SUCCEEDED"
     assert again.input == env.stepfunctions.get(original).input
-    record = env.store_day(DAY, "store_a")
+    record = RunLedger(env).store_day(DAY, "store_a")
     assert (record["status"], record["execution_name"]) == ("SUCCEEDED", f"{original}-r1")
     assert env.stepfunctions.get(original).status == "FAILED"  # history is kept as it was
     assert "fresh execution" in rerun.describe_rerun(done)
@@ -59,11 +60,11 @@ def test_a_failed_publish_is_rerun_by_requesting_its_date(target, env, sales) ->
     )
     env.deliver(env.land_file(sales("store_a"), key("store_a")))
     env.wait()
-    assert env.publish_record(DAY)["publish_status"] == "FAILED"
+    assert RunLedger(env).publish_record(DAY)["publish_status"] == "FAILED"
     [done] = rerun.rerun_date(target, DAY)
     env.wait()
     assert done.kind == "publish"
-    assert env.publish_record(DAY)["publish_status"] == "SUCCEEDED"
+    assert RunLedger(env).publish_record(DAY)["publish_status"] == "SUCCEEDED"
 
 
 def test_nothing_failed_is_a_usage_error_naming_rejected_files(target, env) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from stepline.definition import PROJECT_ROOT, DeployedStack, load_deployed_stack
+from stepline.ops.ledger import RunLedger
 from stepline.testing import ExecutionView
 
 EVENT = "events/object_created_store_001.json"
@@ -1030,11 +1031,11 @@ def test_spark_and_warehouse_mocked_day(stepline, tmp_path: Path):
         ]
         assert outcomes == [("ACCEPTED", "OK"), ("DAY_PUBLISHED", "OK")]
         assert_no_sql_or_role([json.dumps(n) for n in run.notifications])
-        store_day = session.store_day(DAY, "store_001")
+        store_day = RunLedger(session).store_day(DAY, "store_001")
         assert store_day is not None and store_day["status"] == "SUCCEEDED"
         assert store_day["rows_in"] == 50  # validated for real; Glue's counts are mocked
         assert store_day["data_run"] == store_day["execution_name"]
-        record = session.publish_record(DAY)
+        record = RunLedger(session).publish_record(DAY)
         assert record is not None
         assert (record["requested"], record["covered"], record["published_covered"]) == (1, 1, 1)
         assert record["publish_status"] == "SUCCEEDED"

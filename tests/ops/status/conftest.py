@@ -11,6 +11,7 @@ import pytest
 from status_ledger import EXPECTED, put_items, week
 
 from stepline.local.session import LocalSession
+from stepline.ops.ledger import RunLedger
 
 
 def _expect(monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
@@ -43,7 +44,7 @@ def expected_stores_module() -> Iterator[tuple[str, ...]]:
 def local_environment(folder: Path, items: list[dict[str, Any]]) -> Path:
     """A persisted local environment (stage dev) whose run ledger holds exactly ``items``."""
     with LocalSession("dev", workdir=folder, lambda_logs=False, local_tasks=False) as session:
-        put_items(session.client("dynamodb"), session.ledger_table, items)
+        put_items(session.client("dynamodb"), RunLedger(session).table, items)
     return folder
 
 
