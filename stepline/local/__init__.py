@@ -1,4 +1,4 @@
-"""Stepline's Docker-free local runtime for the sales pipeline state machine.
+"""Stepline's Docker-free local runtime: a project's state machines, run in-process.
 
 Public API of the local ASL engine (see ``docs/local-engine.md``)::
 

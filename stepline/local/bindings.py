@@ -10,8 +10,8 @@ project in one module next to ``template.yaml``, :data:`BINDINGS_FILE`
 
     bindings = LocalBindings()
 
-    @bindings.glue_job("clean_orders.py")          # the job's Command.ScriptLocation file name
-    def clean_orders(run: GlueJobRun) -> None:
+    @bindings.glue_job("tidy_orders.py")           # the job's Command.ScriptLocation file name
+    def tidy_orders(run: GlueJobRun) -> None:
         run.lake.pull(run.arguments["source"])
         ...                                          # run the job's logic on run.spark()
         run.lake.push(run.arguments["target"])

@@ -21,7 +21,7 @@ engine that makes that work as on AWS:
 * a :class:`LocalClock` gives executions their start time, and can be moved
   on (a lease that expires, a deadline that passes).
 
-Nothing here knows the sales pipeline: machines come from the stack
+Nothing here knows the pipeline: machines come from the stack
 (:mod:`stepline.definition`) and every other Task goes to ``task_handler``.
 """
 

@@ -10,16 +10,16 @@ classes instead of AWS:
 :class:`LocalWarehouse` keeps "Redshift" in a DuckDB database file and runs a
 batch the way the Data API does: all statements in one transaction, rolled
 back as a whole when one fails, with temp tables living only for that batch.
-The few Redshift-isms Stepline's SQL uses are translated (see
+The few Redshift-isms a load needs (``COPY ... FORMAT AS PARQUET``) are translated (see
 :func:`to_duckdb`); anything else runs as DuckDB SQL, and a statement DuckDB
 cannot run fails the batch with DuckDB's error text, as Redshift would.
 
-:class:`LocalAthena` runs the report query over the curated Parquet zone,
-with Hive partition directories (``sale_date=...``) as string columns, and
+:class:`LocalAthena` runs a query over the catalog tables' Parquet,
+with Hive partition directories (``column=value``) as string columns, and
 writes Athena's CSV result file.
 
-The module also reads the reviewed SQL files under ``sql/``
-(:func:`split_sql_statements`, :func:`render_sql`, :func:`load_sql_file`).
+:func:`split_sql_statements` splits a SQL script into the statements a
+batch sends.
 """
 
 from __future__ import annotations
@@ -46,9 +46,6 @@ logger = logging.getLogger(__name__)
 S3Resolver = Callable[[str], str]
 
 # --------------------------------------------------------------------------- SQL files
-
-_PLACEHOLDER_RE = re.compile(r"\$\{(\w+)\}")
-_RUN_DATE_PLACEHOLDER = "{run_date}"
 
 
 def split_sql_statements(text: str) -> list[str]:
@@ -91,33 +88,6 @@ def split_sql_statements(text: str) -> list[str]:
             index += 1
     statements.append("".join(current))
     return [statement.strip() for statement in statements if statement.strip()]
-
-
-def render_sql(template: str, *, run_date: dt.date | str, substitutions: Mapping[str, str]) -> str:
-    """Fill a SQL template: ``${Name}`` from ``substitutions``, ``{run_date}`` with the date.
-
-    A ``${Name}`` without a value raises ``KeyError`` naming it, so a typo never
-    reaches the database as literal text.
-    """
-    missing = sorted(
-        {name for name in _PLACEHOLDER_RE.findall(template) if name not in substitutions}
-    )
-    if missing:
-        raise KeyError(f"no value for SQL placeholder(s): {', '.join(missing)}")
-    rendered = _PLACEHOLDER_RE.sub(lambda match: substitutions[match[1]], template)
-    run_date_text = run_date.isoformat() if isinstance(run_date, dt.date) else str(run_date)
-    return rendered.replace(_RUN_DATE_PLACEHOLDER, run_date_text)
-
-
-def load_sql_file(
-    path: str | Path, *, run_date: dt.date | str, substitutions: Mapping[str, str]
-) -> list[str]:
-    """Read a file under ``sql/`` and return its statements, rendered, ready to execute."""
-    text = Path(path).read_text(encoding="utf-8")
-    return [
-        render_sql(statement, run_date=run_date, substitutions=substitutions)
-        for statement in split_sql_statements(text)
-    ]
 
 
 # --------------------------------------------------------------------------- Redshift -> DuckDB
@@ -427,7 +397,7 @@ class LocalAthena:
     """Athena, locally: DuckDB over the lake's Parquet, one in-memory database per query.
 
     Tables are views over ``<dir>/**/*.parquet`` with Hive partitioning; every
-    partition column (``sale_date``) is a string, as in the Glue table.
+    partition column is a string, as in the Glue table.
     """
 
     def __init__(self) -> None:
@@ -445,8 +415,8 @@ class LocalAthena:
         """Run a query to completion, as ``startQueryExecution.sync`` waits for it.
 
         ``database_tables`` maps ``"database.table"`` to the local directory of
-        the table's Parquet (e.g. the local stand-in for
-        ``s3://<lake>/curated/daily_sales/``). On success the result is written
+        the table's Parquet (the local stand-in for the Glue table's S3
+        location). On success the result is written
         to ``<output_dir>/<QueryExecutionId>.csv``, and ``OutputLocation`` is
         ``<output_uri><QueryExecutionId>.csv`` (``output_uri`` being the S3
         prefix the state machine asked for; the local file when not given).

@@ -6,7 +6,9 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from stepline.local.warehouse import LocalAthena, load_sql_file
+from sql_files import load_sql_file
+
+from stepline.local.warehouse import LocalAthena
 
 DAY = "2026-11-20"
 OUTPUT_URI = f"s3://stepline-lake-test/reports/daily_sales/date={DAY}/"

@@ -8,13 +8,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sql_files import load_sql_file, render_sql
 
 from stepline.local.warehouse import (
     LocalWarehouse,
     StatementNotFoundError,
     UnsupportedStatementError,
-    load_sql_file,
-    render_sql,
     split_sql_statements,
     to_duckdb,
 )

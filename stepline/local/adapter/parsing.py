@@ -5,7 +5,7 @@
 :class:`SteplinePreprocessor`, whose components carry AWS's behaviour
 (JSONata, variables, intrinsic escapes, ``States.Format``, Map items). Only
 executions started by Stepline run these components; moto's parser is not
-touched. Parsing the ~20-state sales pipeline takes ~60 ms, and the tree
+touched. Parsing a ~20-state definition takes ~60 ms, and the tree
 holds no per-execution state, so results are cached by definition text.
 
 jsonpath-ng builds a fresh PLY parser for every path moto evaluates (about

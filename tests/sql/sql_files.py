@@ -1,0 +1,44 @@
+"""The reviewed SQL files under ``sql/``: their placeholders filled as the definition fills them.
+
+``${Name}`` placeholders are deploy-time DefinitionSubstitutions; ``{run_date}``
+is the date the state's JSONata puts in at run time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from stepline.local.warehouse import split_sql_statements
+
+_PLACEHOLDER_RE = re.compile(r"\$\{(\w+)\}")
+_RUN_DATE_PLACEHOLDER = "{run_date}"
+
+
+def render_sql(template: str, *, run_date: dt.date | str, substitutions: Mapping[str, str]) -> str:
+    """Fill a SQL template: ``${Name}`` from ``substitutions``, ``{run_date}`` with the date.
+
+    A ``${Name}`` without a value raises ``KeyError`` naming it, so a typo never
+    reaches the database as literal text.
+    """
+    missing = sorted(
+        {name for name in _PLACEHOLDER_RE.findall(template) if name not in substitutions}
+    )
+    if missing:
+        raise KeyError(f"no value for SQL placeholder(s): {', '.join(missing)}")
+    rendered = _PLACEHOLDER_RE.sub(lambda match: substitutions[match[1]], template)
+    run_date_text = run_date.isoformat() if isinstance(run_date, dt.date) else str(run_date)
+    return rendered.replace(_RUN_DATE_PLACEHOLDER, run_date_text)
+
+
+def load_sql_file(
+    path: str | Path, *, run_date: dt.date | str, substitutions: Mapping[str, str]
+) -> list[str]:
+    """Read a file under ``sql/`` and return its statements, rendered, ready to execute."""
+    text = Path(path).read_text(encoding="utf-8")
+    return [
+        render_sql(statement, run_date=run_date, substitutions=substitutions)
+        for statement in split_sql_statements(text)
+    ]
