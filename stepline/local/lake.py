@@ -6,11 +6,18 @@ folder ``<root>/<bucket>/``; before a Spark job runs, the prefixes it reads are
 copied from moto to the folder, and afterwards the prefixes it wrote are copied
 back (including deletions, so a partition overwrite on disk is an overwrite in
 S3 too). Files whose bytes already match (size and MD5) are not copied
-again, so syncing a prefix twice costs a listing, not a transfer. The folder
+again, so syncing a prefix twice costs a listing, not a transfer; a file the
+lake has seen match an ETag, and not changed since (size and mtime), is not
+hashed again either. The folder
 persists between runs, so ``stepline replay`` sees what ``stepline demo``
 landed. A versioned bucket's current version ids are kept beside it
 (``<bucket>.versions.json``) and given back to the restored objects, so an
 object keeps its identity (and its arrival its name) from one session to the next.
+
+Saving a bucket also writes its index (``<bucket>.index.json``: each key's
+ETag, size and mtime), so the next session's start gives moto the unchanged
+files without reading them (:mod:`stepline.local.moto_s3`): a start costs a
+``stat`` per object, whatever the size of the data earlier sessions left.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from boto3.s3.transfer import TransferConfig
+
+from stepline.local.moto_s3 import FileBackedBuffer, put_bytes, put_file_backed
 
 # Spark writes checksum side files next to every part file; S3 never sees them.
 _IGNORED_SUFFIXES = (".crc",)
@@ -56,7 +65,7 @@ _SINGLE_PART = TransferConfig(multipart_threshold=5 * 1024**3)
 def _same_content(path: Path, obj: dict[str, Any]) -> bool:
     """Whether a local file already holds an S3 object's bytes, so copying can be skipped.
 
-    Sizes first; then the MD5 against the ETag, which is the MD5 only for a
+    Compares the size, then the MD5 with the object's ETag, which is the MD5 for a
     single-part upload (a multipart ETag has a ``-N`` suffix: copy to be sure).
     """
     if not path.is_file() or path.stat().st_size != obj["Size"]:
@@ -68,6 +77,11 @@ def _same_content(path: Path, obj: dict[str, Any]) -> bool:
         return hashlib.file_digest(handle, "md5").hexdigest() == etag
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 class LocalLake:
     """Maps ``s3://bucket/key`` to ``<root>/<bucket>/key`` and mirrors moto S3."""
 
@@ -75,6 +89,31 @@ class LocalLake:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._s3 = s3_client
+        # (bucket, key) -> (ETag, (size, mtime_ns)) of the file when it last matched.
+        self._matched: dict[tuple[str, str], tuple[str, tuple[int, int]]] = {}
+        self._matched_lock = threading.Lock()
+        # Restored objects still reading their bytes from the folder's files.
+        self._file_backed: dict[tuple[str, str], list[FileBackedBuffer]] = {}
+
+    def _matches(self, bucket: str, key: str, path: Path, obj: dict[str, Any]) -> bool:
+        """``_same_content``, without hashing a file already seen to match, and untouched since."""
+        etag = str(obj["ETag"]).strip('"')
+        with self._matched_lock:
+            known = self._matched.get((bucket, key))
+        if known is not None and known[0] == etag:
+            try:
+                if _stamp(path) == known[1]:
+                    return True
+            except FileNotFoundError:
+                return False
+        if not _same_content(path, obj):
+            return False
+        self._remember(bucket, key, path, etag)
+        return True
+
+    def _remember(self, bucket: str, key: str, path: Path, etag: str) -> None:
+        with self._matched_lock:
+            self._matched[(bucket, key)] = (etag, _stamp(path))
 
     def path_for(self, uri: str) -> Path:
         """The local path standing in for an ``s3://`` URI (a prefix keeps its trailing slash)."""
@@ -91,8 +130,19 @@ class LocalLake:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             yield from page.get("Contents", [])
 
-    def pull(self, uri: str) -> None:
-        """Make the folder under an S3 prefix equal to moto: copy changes, drop what is gone."""
+    def detach(self, uri: str) -> None:
+        """Before the file of ``uri`` is rewritten: restored objects take a copy of its bytes."""
+        location = S3Location.parse(uri)
+        with self._matched_lock:
+            buffers = self._file_backed.pop((location.bucket, location.key), [])
+        for buffer in buffers:
+            buffer.load()
+
+    def pull(self, uri: str) -> dict[str, dict[str, Any]]:
+        """Make the folder under an S3 prefix equal to moto: copy changes, drop what is gone.
+
+        Returns the objects under the prefix, as S3 lists them, by key.
+        """
         location = S3Location.parse(uri)
         remote = {obj["Key"]: obj for obj in self._objects(location.bucket, location.key)}
         base = self.root / location.bucket
@@ -100,15 +150,19 @@ class LocalLake:
         if location.key.endswith("/") and target.is_dir():
             for path in list(target.rglob("*")):
                 if path.is_file() and path.relative_to(base).as_posix() not in remote:
+                    self.detach(f"s3://{location.bucket}/{path.relative_to(base).as_posix()}")
                     path.unlink()
         for key, obj in remote.items():
             path = base / key
-            if _same_content(path, obj):
+            if self._matches(location.bucket, key, path, obj):
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
+            self.detach(f"s3://{location.bucket}/{key}")
             body = self._s3.get_object(Bucket=location.bucket, Key=key)["Body"]
             with path.open("wb") as out:
                 shutil.copyfileobj(body, out)
+            self._remember(location.bucket, key, path, str(obj["ETag"]).strip('"'))
+        return remote
 
     def push(self, uri: str) -> None:
         """Make S3 under a prefix equal to the folder: upload what changed, delete what is gone."""
@@ -122,7 +176,7 @@ class LocalLake:
             if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
                 key = path.relative_to(base).as_posix()
                 local_keys.add(key)
-                if key not in remote or not _same_content(path, remote[key]):
+                if key not in remote or not self._matches(location.bucket, key, path, remote[key]):
                     self._s3.upload_file(str(path), location.bucket, key, Config=_SINGLE_PART)
         stale = [key for key in remote if key not in local_keys]
         for start_index in range(0, len(stale), 1000):
@@ -134,50 +188,69 @@ class LocalLake:
     def _versions_file(self, bucket: str) -> Path:
         return self.root / f"{bucket}.versions.json"
 
+    def _index_file(self, bucket: str) -> Path:
+        return self.root / f"{bucket}.index.json"
+
     def restore_bucket(self, bucket: str) -> int:
-        """Load a bucket's folder into moto at the start of a session; returns objects loaded."""
+        """Load a bucket's folder into moto at the start of a session; returns objects loaded.
+
+        A file the bucket's index lists with its current size and mtime is given
+        to moto without being read; any other file is read and hashed.
+        """
         base = self.root / bucket
-        versions_file = self._versions_file(bucket)
-        versions: dict[str, str] = (
-            json.loads(versions_file.read_text()) if versions_file.exists() else {}
-        )
+        versions = _read_json(self._versions_file(bucket))
+        index = _read_json(self._index_file(bucket))
         count = 0
-        if base.exists():
-            for path in base.rglob("*"):
-                if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
-                    key = path.relative_to(base).as_posix()
-                    self._s3.upload_file(str(path), bucket, key, Config=_SINGLE_PART)
-                    if key in versions:
-                        restore_version_id(bucket, key, versions[key])
-                    count += 1
+        if not base.exists():
+            return count
+        for path in base.rglob("*"):
+            if not path.is_file() or path.name.endswith(_IGNORED_SUFFIXES):
+                continue
+            key = path.relative_to(base).as_posix()
+            stamp = _stamp(path)
+            known = index.get(key)
+            if known is not None and (known[1], known[2]) == stamp:
+                etag = str(known[0])
+                buffer = put_file_backed(
+                    bucket, key, path, size=stamp[0], etag=etag, version_id=versions.get(key)
+                )
+                with self._matched_lock:
+                    self._file_backed.setdefault((bucket, key), []).append(buffer)
+            else:
+                etag = put_bytes(bucket, key, path.read_bytes(), version_id=versions.get(key))
+            with self._matched_lock:
+                self._matched[(bucket, key)] = (etag, stamp)
+            count += 1
         return count
 
     def save_bucket(self, bucket: str) -> None:
         """Write a bucket's moto content to its folder (at the end of a local session)."""
-        self.pull(f"s3://{bucket}/")
+        remote = self.pull(f"s3://{bucket}/")
+        base = self.root / bucket
+        index = {
+            key: [str(obj["ETag"]).strip('"'), *_stamp(base / key)]
+            for key, obj in remote.items()
+            if (base / key).is_file()
+        }
+        _write_json(self._index_file(bucket), index)
         versioned = self._s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
         if versioned:
+            paginator = self._s3.get_paginator("list_object_versions")
             versions = {
-                obj["Key"]: self._s3.head_object(Bucket=bucket, Key=obj["Key"])["VersionId"]
-                for obj in self._objects(bucket, "")
+                version["Key"]: version["VersionId"]
+                for page in paginator.paginate(Bucket=bucket)
+                for version in page.get("Versions", [])
+                if version.get("IsLatest")
             }
-            self._versions_file(bucket).write_text(json.dumps(versions, indent=0, sort_keys=True))
+            _write_json(self._versions_file(bucket), versions)
 
 
-_VERSION_LOCK = threading.Lock()
+def _read_json(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
-def restore_version_id(bucket: str, key: str, version_id: str) -> None:
-    """Give the current version of an object in moto S3 a version id it had in an earlier session.
-
-    S3 offers no API to choose a version id, so this sets it on moto's own
-    object (a moto internal; ``tests/local/test_moto_internals.py`` is its canary).
-    """
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-
-    with _VERSION_LOCK:
-        fake_key = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, key)
-        if fake_key is None:
-            raise KeyError(f"s3://{bucket}/{key} is not in moto S3")
-        fake_key._version_id = version_id
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Written then renamed: an interrupted save leaves the previous file, not half of one."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=0, sort_keys=True))
+    partial.replace(path)

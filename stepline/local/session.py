@@ -394,6 +394,7 @@ class LocalSession:
         # Streamed file to file and then to moto: a landed file may be gigabytes.
         target = self.lake.path_for(uri)
         target.parent.mkdir(parents=True, exist_ok=True)
+        self.lake.detach(uri)  # the key's earlier versions keep their bytes
         shutil.copyfile(path, target)
         with target.open("rb") as body:
             put = self.client("s3").put_object(Bucket=self.raw_bucket, Key=key, Body=body)

@@ -93,3 +93,62 @@ def test_unchanged_files_are_not_transferred_again(tmp_path, s3):
     lake.push("s3://lake/curated/")
     assert counting.transfers == 2
     assert s3.get_object(Bucket="lake", Key="curated/d=1/a.parquet")["Body"].read() == b"bbbb"
+
+
+def _fresh_session_of(tmp_path, s3, *keys_and_bodies):
+    """Objects saved by one session, then moto emptied as a new process would find it."""
+    for key, body in keys_and_bodies:
+        s3.put_object(Bucket="lake", Key=key, Body=body)
+    LocalLake(tmp_path, s3).save_bucket("lake")
+    for key, _ in keys_and_bodies:
+        s3.delete_object(Bucket="lake", Key=key)
+    return LocalLake(tmp_path, s3)
+
+
+def test_a_restore_reads_no_file_the_last_save_left_unchanged(tmp_path, s3, monkeypatch):
+    """Unchanged files go back into moto unread (start cost: a stat each); S3 still serves them."""
+    from pathlib import Path
+
+    lake = _fresh_session_of(tmp_path, s3, ("old/a.parquet", b"a" * 1000), ("old/b.csv", b"b"))
+    opened: list[str] = []
+    objects = tmp_path / "lake"
+    real_open, real_read = Path.open, Path.read_bytes
+
+    def note(path):
+        if objects in path.parents:
+            opened.append(path.name)
+
+    monkeypatch.setattr(Path, "open", lambda p, *a, **k: note(p) or real_open(p, *a, **k))
+    monkeypatch.setattr(Path, "read_bytes", lambda p: note(p) or real_read(p))
+    assert lake.restore_bucket("lake") == 2
+    assert opened == []
+    listed = {o["Key"]: o["Size"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]}
+    assert listed == {"old/a.parquet": 1000, "old/b.csv": 1}
+    assert opened == []  # listing needs no bytes: the index gave the ETags
+    assert s3.get_object(Bucket="lake", Key="old/a.parquet")["Body"].read() == b"a" * 1000
+    assert opened == ["a.parquet"]
+
+
+def test_a_file_changed_since_the_save_is_restored_with_its_new_bytes(tmp_path, s3):
+    """A file edited between sessions (new size or mtime) is read, and S3 gets its new bytes."""
+    import hashlib
+
+    lake = _fresh_session_of(tmp_path, s3, ("k.txt", b"before"))
+    (tmp_path / "lake" / "k.txt").write_bytes(b"after!!")
+    lake.restore_bucket("lake")
+    head = s3.head_object(Bucket="lake", Key="k.txt")
+    assert head["ETag"].strip('"') == hashlib.md5(b"after!!").hexdigest()
+    assert s3.get_object(Bucket="lake", Key="k.txt")["Body"].read() == b"after!!"
+
+
+def test_an_object_restored_unread_keeps_its_bytes_when_its_file_is_rewritten(tmp_path, s3):
+    """pull writing a newer version over the file leaves the restored version's bytes intact."""
+    s3.put_bucket_versioning(Bucket="lake", VersioningConfiguration={"Status": "Enabled"})
+    lake = _fresh_session_of(tmp_path, s3, ("v.txt", b"first"))
+    lake.restore_bucket("lake")
+    [restored] = s3.list_object_versions(Bucket="lake", Prefix="v.txt")["Versions"][-1:]
+    s3.put_object(Bucket="lake", Key="v.txt", Body=b"second")
+    lake.pull("s3://lake/v.txt")
+    assert (tmp_path / "lake" / "v.txt").read_bytes() == b"second"
+    old = s3.get_object(Bucket="lake", Key="v.txt", VersionId=restored["VersionId"])
+    assert old["Body"].read() == b"first"

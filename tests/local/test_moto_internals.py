@@ -1,9 +1,9 @@
-"""Canaries for the three moto internals the local service uses outside the ASL adapter.
+"""Canaries for the moto internals the local service uses outside the ASL adapter.
 
 Each fails loudly if a moto upgrade changes the behaviour Stepline relies on:
 EventBridge's pattern engine (stepline/local/events.py), the request
-dispatch that moto_serial serialises, and the S3 object whose version id
-stepline/local/lake.py restores.
+dispatch that moto_serial serialises, and the S3 objects stepline/local/moto_s3.py
+restores (their version ids, and their bytes left in the lake's files).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import boto3
 import moto
 from moto import mock_aws
 
-from stepline.local.lake import restore_version_id
+from stepline.local.moto_s3 import restore_version_id
 from stepline.local.moto_serial import REQUEST_LOCK, is_serialised, serialised_moto
 
 PINNED = "5.2.5"
@@ -101,3 +101,25 @@ def test_moto_s3_objects_take_a_restored_version_id() -> None:
         assert head["VersionId"] == "earlier-session-version", _context("restore_version_id")
         body = s3.get_object(Bucket="versions", Key="k", VersionId="earlier-session-version")
         assert body["Body"].read() == b"x"
+
+
+def test_moto_serves_an_object_whose_buffer_reads_a_file(tmp_path) -> None:
+    """A moto key given a file-backed buffer, a size and an ETag answers list, head and get."""
+    from stepline.local.moto_s3 import put_file_backed
+
+    path = tmp_path / "object"
+    path.write_bytes(b"bytes on disk")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="lazy")
+        etag = "0123456789abcdef0123456789abcdef"
+        buffer = put_file_backed("lazy", "k", path, size=13, etag=etag)
+        [listed] = s3.list_objects_v2(Bucket="lazy")["Contents"]
+        head = s3.head_object(Bucket="lazy", Key="k")
+        assert (listed["Size"], head["ContentLength"]) == (13, 13), _context("put_file_backed")
+        assert head["ETag"] == f'"{etag}"', _context("put_file_backed")
+        assert not buffer.loaded, _context("moto read the value to list or head it")
+        assert s3.get_object(Bucket="lazy", Key="k")["Body"].read() == b"bytes on disk"
+        assert buffer.loaded
+        s3.put_object(Bucket="lazy", Key="k", Body=b"replaced")
+        assert s3.get_object(Bucket="lazy", Key="k")["Body"].read() == b"replaced"
