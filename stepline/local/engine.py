@@ -297,54 +297,54 @@ def run_state_machine(
     from stepline.local import adapter
 
     use_fake_credentials(replace_real=False)
-    adapter.apply_adaptations()
+    # moto is adapted for as long as a run goes on, and put back after the last one.
+    with adapter.adapted():
+        definition_text = definition if isinstance(definition, str) else json.dumps(definition)
+        parsed_definition = json.loads(definition_text)
+        _check_definition(parsed_definition, definition_text)
 
-    definition_text = definition if isinstance(definition, str) else json.dumps(definition)
-    parsed_definition = json.loads(definition_text)
-    _check_definition(parsed_definition, definition_text)
+        mock_case = _select_test_case(parsed_definition, mock_config, test_case, state_machine_name)
+        machine_name = state_machine_name or (
+            mock_case.state_machine_name if mock_case else DEFAULT_STATE_MACHINE_NAME
+        )
+        name = execution_name or uuid.uuid4().hex
+        _check_name(name, "execution_name")
+        _check_name(machine_name, "state_machine_name")
+        region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+        if state_machine_arn is not None:
+            machine_name = state_machine_arn.rsplit(":", 1)[-1]
+            region = state_machine_arn.split(":")[3] or region
+        states_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}"
+        machine_arn = state_machine_arn or f"{states_arn}:stateMachine:{machine_name}"
+        execution_arn = execution_arn or f"{states_arn}:execution:{machine_name}:{name}"
 
-    mock_case = _select_test_case(parsed_definition, mock_config, test_case, state_machine_name)
-    machine_name = state_machine_name or (
-        mock_case.state_machine_name if mock_case else DEFAULT_STATE_MACHINE_NAME
-    )
-    name = execution_name or uuid.uuid4().hex
-    _check_name(name, "execution_name")
-    _check_name(machine_name, "state_machine_name")
-    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
-    if state_machine_arn is not None:
-        machine_name = state_machine_arn.rsplit(":", 1)[-1]
-        region = state_machine_arn.split(":")[3] or region
-    states_arn = f"arn:aws:states:{region}:{LOCAL_ACCOUNT_ID}"
-    machine_arn = state_machine_arn or f"{states_arn}:stateMachine:{machine_name}"
-    execution_arn = execution_arn or f"{states_arn}:execution:{machine_name}:{name}"
-
-    run = _Run(
-        execution_arn=execution_arn,
-        virtual_time=virtual_time,
-        mock_case=mock_case,
-        task_handler=task_handler,
-        started_at=started_at,
-    )
-    if control is not None:
-        control._attach(run)
-    worker = _new_worker(
-        run=run,
-        definition_text=definition_text,
-        execution_input=input if input is not None else {},
-        execution_arn=execution_arn,
-        execution_name=name,
-        machine_arn=machine_arn,
-        machine_name=machine_name,
-        region=region,
-    )
-    adapter.register_run(execution_arn, run)
-    try:
-        with adapter.moto_backends():
-            run.execute(worker, timeout_seconds)
-    finally:
-        adapter.unregister_run(execution_arn)
-        adapter.prune_finished_threads()
-    return run.result()
+        run = _Run(
+            execution_arn=execution_arn,
+            virtual_time=virtual_time,
+            mock_case=mock_case,
+            task_handler=task_handler,
+            started_at=started_at,
+        )
+        if control is not None:
+            control._attach(run)
+        worker = _new_worker(
+            run=run,
+            definition_text=definition_text,
+            execution_input=input if input is not None else {},
+            execution_arn=execution_arn,
+            execution_name=name,
+            machine_arn=machine_arn,
+            machine_name=machine_name,
+            region=region,
+        )
+        adapter.register_run(execution_arn, run)
+        try:
+            with adapter.moto_backends():
+                run.execute(worker, timeout_seconds)
+        finally:
+            adapter.unregister_run(execution_arn)
+            adapter.prune_finished_threads()
+        return run.result()
 
 
 class _Run:

@@ -329,6 +329,30 @@ def test_moto_outside_a_local_run_is_left_as_moto_ships_it() -> None:
     assert described["error"] == "States.Runtime"
 
 
+def test_after_a_local_run_moto_holds_its_own_objects_again() -> None:
+    """Every attribute a gated adaptation replaced is moto's own once the last run has ended."""
+    import inspect
+    import logging as logging_module
+
+    from stepline.local import adapter
+    from stepline.local.adapter.core import installed_originals
+
+    run(machine(("Only", {"Type": "Pass"})))
+    assert not adapter.adaptations_applied()
+    originals = installed_originals()
+    gated = [a for a in adapter.ADAPTATIONS if a.install is not None and a.name in originals]
+    assert gated
+    for adaptation in gated:
+        owner, attribute = adaptation.resolve()
+        assert inspect.getattr_static(owner, attribute) is originals[adaptation.name]
+    custom_error_name = adapter.ADAPTATIONS_BY_NAME["states-error-names-allowed"].resolve()[0]
+    assert "__new__" not in vars(custom_error_name)  # Stepline's __new__ is gone again
+    moto_loggers = [logger for name, logger in logging_module.Logger.manager.loggerDict.items()
+                    if name.startswith("moto.stepfunctions") and isinstance(
+                        logger, logging_module.Logger)]
+    assert moto_loggers and not any(logger.filters for logger in moto_loggers)
+
+
 def test_a_local_run_logs_no_moto_warnings(caplog: pytest.LogCaptureFixture) -> None:
     """moto's parser warns about integrations it does not optimise; a local run stays quiet."""
     definition = machine(("Add", {"Type": "Task",

@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,8 +44,10 @@ def _context(adaptation: str) -> str:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _adaptations_installed() -> None:
-    adapter.apply_adaptations()
+def _adaptations_installed() -> Iterator[None]:
+    # Installed, so each canary also shows the gated adaptations leave plain moto alone.
+    with adapter.adapted():
+        yield
 
 
 def plain_moto(definition: dict[str, Any], data: Any = None) -> tuple[dict[str, Any], list]:
@@ -122,18 +125,21 @@ def test_every_adaptation_names_a_behavioural_canary_here() -> None:
 
 
 def test_gated_adaptations_are_installed_once_and_keep_moto_originals() -> None:
-    """apply_adaptations is idempotent; every gated target now holds Stepline's function."""
+    """A nested adapted() shares the installation; every gated target holds Stepline's function."""
     from stepline.local.adapter.core import installed_originals
 
     gated = [a for a in ADAPTATIONS if a.install is not None]
     installed = {a.name: inspect.getattr_static(*a.resolve()) for a in gated
                  if a.name in installed_originals()}
-    adapter.apply_adaptations()
-    for name, current in installed.items():
-        adaptation = ADAPTATIONS_BY_NAME[name]
-        assert inspect.getattr_static(*adaptation.resolve()) is current
-        assert function_of(adaptation.original()).__module__.startswith(("moto", "jsonpath_ng"))
-        assert function_of(current).__module__.startswith("stepline.local.adapter")
+    assert installed
+    with adapter.adapted():
+        for name, current in installed.items():
+            adaptation = ADAPTATIONS_BY_NAME[name]
+            assert inspect.getattr_static(*adaptation.resolve()) is current
+            assert function_of(adaptation.original()).__module__.startswith(
+                ("moto", "jsonpath_ng"))
+            assert function_of(current).__module__.startswith("stepline.local.adapter")
+    assert adapter.adaptations_applied()  # the module's own adapted() is still open
 
 
 # ---- parsing -----------------------------------------------------------------------------

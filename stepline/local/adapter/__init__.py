@@ -46,7 +46,7 @@ from stepline.local.adapter.registry import (
     ADAPTATIONS,
     ADAPTATIONS_BY_NAME,
     adaptations_applied,
-    apply_adaptations,
+    adapted,
 )
 from stepline.local.adapter.runs import (
     Frame,
@@ -70,7 +70,7 @@ __all__ = [
     "TaskAnswer",
     "TaskSpec",
     "adaptations_applied",
-    "apply_adaptations",
+    "adapted",
     "definition_problem",
     "iso_timestamp",
     "moto_backends",

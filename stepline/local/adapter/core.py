@@ -13,9 +13,11 @@ Kinds:
 * ``subclass``: Stepline's own subclass of a moto class, used only by the
   components Stepline's parser builds or the worker Stepline starts. moto's
   class is untouched.
-* ``gated``: moto's attribute is replaced, but the replacement hands every
-  call that does not belong to a Stepline run back to moto's original, so
-  code outside a local run sees moto exactly as shipped.
+* ``gated``: moto's attribute is replaced while a Stepline run is going on
+  (:func:`~stepline.local.adapter.registry.adapted`), and put back when the
+  last one ends; even meanwhile the replacement hands every call that does
+  not belong to a Stepline run back to moto's original, so code outside a
+  local run sees moto as shipped.
 * ``bypass`` / ``housekeeping``: nothing is replaced; Stepline relies on the
   internal (reads it, or avoids it) and the canary watches it.
 """
@@ -122,6 +124,32 @@ def source_digest(obj: Any) -> str:
 
 
 _ORIGINALS: dict[str, Any] = {}
+_MISSING: Final = object()
+#: What installing changed, newest last: (owner, attribute, what its __dict__ held).
+_UNDO: list[tuple[Any, str, Any]] = []
+
+
+def patch(owner: Any, attribute: str, value: Any) -> None:
+    """``setattr(owner, attribute, value)``, remembered so :func:`undo_patches` puts it back."""
+    _UNDO.append((owner, attribute, vars(owner).get(attribute, _MISSING)))
+    setattr(owner, attribute, value)
+
+
+def on_undo(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the patches are undone (for changes that are not attributes)."""
+    _UNDO.append((callback, "", _MISSING))
+
+
+def undo_patches() -> None:
+    """Every :func:`patch` undone, newest first: moto's objects as it ships them."""
+    while _UNDO:
+        owner, attribute, previous = _UNDO.pop()
+        if not attribute:
+            owner()
+        elif previous is _MISSING:
+            delattr(owner, attribute)
+        else:
+            setattr(owner, attribute, previous)
 
 
 def replace_with(replacement: Any) -> Callable[[Adaptation], None]:
@@ -130,7 +158,7 @@ def replace_with(replacement: Any) -> Callable[[Adaptation], None]:
     def install(adaptation: Adaptation) -> None:
         owner, attribute = adaptation.resolve()
         _ORIGINALS[adaptation.name] = inspect.getattr_static(owner, attribute)
-        setattr(owner, attribute, replacement)
+        patch(owner, attribute, replacement)
 
     return install
 

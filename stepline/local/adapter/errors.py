@@ -45,7 +45,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 
-from stepline.local.adapter.core import MOTO_SFN, Adaptation, original, replace_with
+from stepline.local.adapter.core import MOTO_SFN, Adaptation, original, patch, replace_with
 from stepline.local.adapter.history import ClockedEventManager, event_details
 from stepline.local.adapter.runs import current_run, frame_of, run_for_env
 
@@ -306,7 +306,7 @@ ADAPTATIONS: Final[tuple[Adaptation, ...]] = (
         canary="test_moto_custom_error_names_refuse_the_states_prefix",
         source_sha256="2814dc26f7aeecf9",
         expected_parameters=("self", "error_name"),
-        install=lambda adaptation: setattr(CustomErrorName, "__new__", _custom_error_name_new),
+        install=lambda adaptation: patch(CustomErrorName, "__new__", _custom_error_name_new),
     ),
     Adaptation(
         name="states-all-excludes-terminal-errors",

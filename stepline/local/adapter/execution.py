@@ -10,6 +10,7 @@ program into plain values. No moto object crosses into the engine.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ from moto.stepfunctions.parser.backend.execution_worker_comm import (
 )
 
 from stepline.local.adapter import parsing
-from stepline.local.adapter.core import MOTO_SFN, Adaptation, original, replace_with
+from stepline.local.adapter.core import MOTO_SFN, Adaptation, on_undo, original, replace_with
 from stepline.local.adapter.history import ClockedEventManager
 from stepline.local.adapter.runs import (
     Frame,
@@ -217,6 +218,7 @@ def _quiet_moto_logging(adaptation: Adaptation) -> None:
     for name, logger in list(logging.Logger.manager.loggerDict.items()):
         if name.startswith(MOTO_SFN) and isinstance(logger, logging.Logger):
             logger.addFilter(quiet)
+            on_undo(functools.partial(logger.removeFilter, quiet))
 
 
 _P = MOTO_SFN

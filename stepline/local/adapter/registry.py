@@ -8,8 +8,10 @@ procedure in ``docs/local-engine.md``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Final
 
 import moto
@@ -25,7 +27,7 @@ from stepline.local.adapter import (
     parsing,
     tasks,
 )
-from stepline.local.adapter.core import PINNED_MOTO_VERSION, Adaptation
+from stepline.local.adapter.core import PINNED_MOTO_VERSION, Adaptation, undo_patches
 
 LOG = logging.getLogger(__name__)
 
@@ -44,37 +46,51 @@ ADAPTATIONS_BY_NAME: Final[dict[str, Adaptation]] = {
     adaptation.name: adaptation for adaptation in ADAPTATIONS
 }
 
-_APPLIED = False
+_USERS = 0
 _APPLY_LOCK = threading.Lock()
+_WARNED = False
 
 
-def apply_adaptations() -> None:
-    """Install every gated adaptation once; later calls do nothing.
+@contextlib.contextmanager
+def adapted() -> Iterator[None]:
+    """moto adapted for the duration: the gated adaptations are in place while any is open.
 
-    Each one hands calls that are not part of a Stepline run back to moto's
-    original, so installing them changes nothing for other moto users.
+    ``run_state_machine`` holds one for each run; runs side by side share one
+    installation, and when the last ends moto's objects are put back, so code
+    that uses moto after (or without) a Stepline run finds moto as shipped.
     """
-    global _APPLIED
-    if _APPLIED:
-        return
+    global _USERS
     with _APPLY_LOCK:
-        if _APPLIED:
-            return
-        if moto.__version__ != PINNED_MOTO_VERSION:
-            LOG.warning(
-                "Stepline's local engine was written against moto %s but moto %s is installed; "
-                "run tests/engine/test_canaries.py before trusting local runs.",
-                PINNED_MOTO_VERSION,
-                moto.__version__,
-            )
-        for adaptation in ADAPTATIONS:
-            if adaptation.install is not None:
-                adaptation.install(adaptation)
-        _APPLIED = True
+        if _USERS == 0:
+            _install()
+        _USERS += 1
+    try:
+        yield
+    finally:
+        with _APPLY_LOCK:
+            _USERS -= 1
+            if _USERS == 0:
+                undo_patches()
+
+
+def _install() -> None:
+    global _WARNED
+    if moto.__version__ != PINNED_MOTO_VERSION and not _WARNED:
+        _WARNED = True
+        LOG.warning(
+            "Stepline's local engine was written against moto %s but moto %s is installed; "
+            "run tests/engine/test_canaries.py before trusting local runs.",
+            PINNED_MOTO_VERSION,
+            moto.__version__,
+        )
+    for adaptation in ADAPTATIONS:
+        if adaptation.install is not None:
+            adaptation.install(adaptation)
 
 
 def adaptations_applied() -> bool:
-    return _APPLIED
+    """Whether the gated adaptations are in place now (a run, or :func:`adapted`, is open)."""
+    return _USERS > 0
 
 
 def report() -> str:
@@ -85,4 +101,3 @@ def report() -> str:
         status = "ok" if not problems else "CHANGED: " + "; ".join(problems)
         lines.append(f"{adaptation.name:40} {adaptation.kind:12} {status}")
     return "\n".join(lines)
-
