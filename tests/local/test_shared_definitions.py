@@ -52,6 +52,20 @@ def test_there_is_one_definition_error() -> None:
     assert issubclass(stepline.definition.MissingSubstitutionError, stepline.local.DefinitionError)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # use_fake_credentials writes os.environ itself: recorded here, every variable it may
+    # set is put back after each test, so no later test runs in this one's region.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_SECURITY_TOKEN", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        # setenv records the value to restore (an absent one too; delenv of an absent
+        # variable records nothing), then the variable is as it was.
+        previous = os.environ.get(name)
+        monkeypatch.setenv(name, previous or "recorded")
+        if previous is None:
+            monkeypatch.delenv(name)
+
+
 def test_session_credentials_replace_real_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     """A local session never finds real credentials: they are replaced, the profile dropped."""
     from stepline.local.credentials import use_fake_credentials
