@@ -259,7 +259,9 @@ class LocalServices:
                     }
                 }
             ) from exc
-        self.lake.push(lake_root + sales_lake.curated_day_key(manifest.run_date))
+        self.lake.push(
+            lake_root + sales_lake.curated_generation_key(manifest.run_date, manifest.publish)
+        )
         self.lake.push(lake_root + sales_lake.summary_key(manifest.run_date, manifest.publish))
         return {"Step": {"Id": step_id, "Name": step.get("Name"), "Status": {"State": "COMPLETED"}}}
 

@@ -70,6 +70,8 @@ ASL_RESOURCE_ACTIONS: dict[str, set[str]] = {
     },
     "arn:aws:states:::aws-sdk:s3:getObject": {"s3:GetObject"},
     "arn:aws:states:::aws-sdk:s3:putObject": {"s3:PutObject"},
+    # CopyObject reads the source and writes the copy (the day's latest report).
+    "arn:aws:states:::aws-sdk:s3:copyObject": {"s3:GetObject", "s3:PutObject"},
     "arn:aws:states:::elasticmapreduce:addStep.sync": {
         "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep",
         "elasticmapreduce:CancelSteps",

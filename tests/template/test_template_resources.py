@@ -412,7 +412,7 @@ def test_clean_job_runs_the_local_script_on_glue_5(resources: dict[str, Any]) ->
 
 
 def test_daily_sales_table_matches_the_curated_layout(dev: TemplateResolver) -> None:
-    """Parquet over curated/daily_sales/, the six columns, sale_date projected by day since 2020."""
+    """Parquet over curated/daily_sales/, the six columns, sale_date by day, publish injected."""
     table = dev.resolve(dev.resources["DailySalesTable"]["Properties"])
     database = dev.resolve(dev.resources["SalesCatalogDatabase"]["Properties"])
     assert database["DatabaseInput"]["Name"] == "stepline_sales_dev"
@@ -431,15 +431,19 @@ def test_daily_sales_table_matches_the_curated_layout(dev: TemplateResolver) -> 
         ("orders", "bigint"),
         ("returns", "bigint"),
     ]
-    assert table_input["PartitionKeys"] == [{"Name": "sale_date", "Type": "string"}]
+    assert table_input["PartitionKeys"] == [
+        {"Name": "sale_date", "Type": "string"},
+        {"Name": "publish", "Type": "string"},
+    ]
     parameters = table_input["Parameters"]
     assert parameters["projection.enabled"] == "true"
     assert parameters["projection.sale_date.type"] == "date"
     assert parameters["projection.sale_date.format"] == "yyyy-MM-dd"
     assert parameters["projection.sale_date.range"] == "2020-01-01,NOW"
+    assert parameters["projection.publish.type"] == "injected"
     assert (
         parameters["storage.location.template"]
-        == f"{lake}/curated/daily_sales/sale_date=${{sale_date}}/"
+        == f"{lake}/curated/daily_sales/sale_date=${{sale_date}}/publish=${{publish}}/"
     )
 
 
