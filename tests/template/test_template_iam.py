@@ -29,6 +29,7 @@ DOCUMENTED_WILDCARDS = {
     "the account keeps kms:* so the key can never become unmanageable",
     ("PipelineKey", "CloudWatchAlarmsPublishToEncryptedTopic"): "key policy: Resource '*'",
     ("PipelineKey", "CloudWatchLogsEncryptGlueJobLogs"): "key policy: Resource '*'",
+    ("PipelineKey", "CloudWatchLogsEncryptTheStacksLogGroups"): "key policy: Resource '*'",
     ("SalesPublishStateMachine", "PollOwnRedshiftStatements"): "DescribeStatement and "
     "CancelStatement have no resource-level permissions; a statement-owner condition narrows it",
     ("SalesArrivalStarterStateMachine", "CountDuplicateDeliveries"): "PutMetricData has no "
