@@ -17,9 +17,9 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from botocore.exceptions import BotoCoreError, ClientError
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import classify_s3_failure
 from .models import ValidationRequest, ValidationResult

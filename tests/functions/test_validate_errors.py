@@ -1,4 +1,4 @@
-"""The errors the validation Lambda lets reach the arrival: named so Retry and Catch tell them apart.
+"""The errors the validation Lambda lets reach the arrival, named so Retry and Catch can differ.
 
 S3 faults leave the handler as StorageUnavailableError (retried by the arrival) or
 SourceObjectError (caught and recorded FAILED); tests/definition checks the arrival's
