@@ -380,14 +380,18 @@ def test_the_publish_s3_grants_are_manifests_curated_reads_and_reports(
 @pytest.mark.parametrize(
     ("stage", "expected"),
     [
-        ("dev", "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/*"),
+        (
+            "dev",
+            "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/"
+            "11111111-2222-3333-4444-000000000001",
+        ),
         ("prod", "arn:aws:redshift:us-east-1:123456789012:cluster:stepline-prod"),
     ],
 )
 def test_redshift_grant_follows_the_target_type(
     stage: str, expected: str, template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
-    """BatchExecuteStatement targets the serverless workgroups (dev) or the exact cluster (prod)."""
+    """BatchExecuteStatement targets exactly the serverless workgroup (dev) or cluster (prod)."""
     grants = _grants(resolver_for(template, stage), resources, "SalesPublishStateMachine")
     assert grants["redshift-data:BatchExecuteStatement"] == [expected]
 
@@ -518,3 +522,13 @@ def test_emr_instance_policy_exists_only_when_a_role_is_named(
     resources = {statement["Resource"] for statement in policy["PolicyDocument"]["Statement"]}
     assert "arn:aws:s3:::stepline-sales-prod-artifacts-123456789012-us-east-1/emr/*" in resources
     assert "arn:aws:s3:::stepline-sales-prod-lake-123456789012-us-east-1/curated/*" in resources
+
+
+def test_a_serverless_target_must_name_its_workgroup_id(template: dict[str, Any]) -> None:
+    """A template Rule refuses a serverless target without RedshiftWorkgroupId."""
+    rule = template["Rules"]["ServerlessTargetNamesItsWorkgroupId"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "RedshiftTargetType"}, "serverless"]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RedshiftWorkgroupId"}, ""]}]
+    }
