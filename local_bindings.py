@@ -73,7 +73,7 @@ def aggregate_sales_locally(run: EmrStepRun) -> None:
         write_text=run.write_text,
         resolve_uri=lambda uri: lake.local_uri(sales_lake.as_prefix(uri)),
     )
-    lake.push(lake_root + sales_lake.curated_day_key(manifest.run_date))
+    lake.push(lake_root + sales_lake.curated_generation_key(manifest.run_date, manifest.publish))
     lake.push(lake_root + sales_lake.summary_key(manifest.run_date, manifest.publish))
 
 

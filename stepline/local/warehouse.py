@@ -47,7 +47,6 @@ S3Resolver = Callable[[str], str]
 
 # --------------------------------------------------------------------------- SQL files
 
-
 def split_sql_statements(text: str) -> list[str]:
     """Split a SQL script into statements on ``;``, dropping ``--`` and ``/* */`` comments.
 

@@ -41,7 +41,7 @@ def _invocation(service: str, action: str, parameters: dict[str, Any]) -> TaskIn
 
 
 def _emr_step(lake: str, day: str) -> TaskInvocation:
-    manifest = f"s3://{lake}/{sales_lake.MANIFESTS_ROOT}date={day}/p1.json"
+    manifest = f"s3://{lake}/{sales_lake.MANIFESTS_ROOT}date={day}/p1-c1.json"
     args = ["spark-submit", "s3://assets/aggregate_sales.py", "--manifest", manifest]
     args += ["--lake-root", f"s3://{lake}/"]
     step = {"Name": "aggregate", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": args}}
@@ -62,7 +62,7 @@ def test_a_report_waits_for_another_dates_step_to_push_its_curated_files(
     written, go = threading.Event(), threading.Event()
 
     def aggregate(spark: Any, manifest: str, lake_root: str, **_: Any) -> None:
-        day = Path(lake_root) / sales_lake.curated_day_key(DAY_A)
+        day = Path(lake_root) / sales_lake.curated_generation_key(DAY_A, "p1-c1")
         day.mkdir(parents=True)
         (day / "part-00000.parquet").write_bytes(b"PAR1 day A PAR1")
         written.set()
@@ -75,10 +75,10 @@ def test_a_report_waits_for_another_dates_step_to_push_its_curated_files(
     with LocalSession("dev", workdir=tmp_path, lambda_logs=False) as session:
         lake = session.deployed.resources["DataLakeBucket"]
         s3 = session.client("s3")
-        manifest = {"run_date": DAY_A, "publish": "p1", "store_days": []}
+        manifest = {"run_date": DAY_A, "publish": "p1-c1", "store_days": []}
         s3.put_object(
             Bucket=lake,
-            Key=f"{sales_lake.MANIFESTS_ROOT}date={DAY_A}/p1.json",
+            Key=f"{sales_lake.MANIFESTS_ROOT}date={DAY_A}/p1-c1.json",
             Body=json.dumps(manifest).encode(),
         )
         services = session.services
@@ -114,9 +114,10 @@ def test_a_report_waits_for_another_dates_step_to_push_its_curated_files(
         reader.join()
         assert errors == []
         assert not report_ran_in_between
-        pushed = s3.list_objects_v2(Bucket=lake, Prefix=sales_lake.curated_day_key(DAY_A))
+        generation = sales_lake.curated_generation_key(DAY_A, "p1-c1")
+        pushed = s3.list_objects_v2(Bucket=lake, Prefix=generation)
         assert [o["Key"] for o in pushed.get("Contents", [])] == [
-            sales_lake.curated_day_key(DAY_A) + "part-00000.parquet"
+            generation + "part-00000.parquet"
         ]
 
 
