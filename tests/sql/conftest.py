@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from sql_files import PUBLISH
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,9 +31,6 @@ def substitutions() -> dict[str, str]:
         "GlueDatabaseName": "stepline_sales_test",
     }
 
-
-#: The publish pass whose curated generation the SQL tests write and read.
-PUBLISH = "2026-11-20_publish_1_abcd1234-c1"
 
 #: (store_id, category, revenue, units, orders, returns): the curated file layout.
 CuratedRow = tuple[str, str, Decimal, int, int, int]

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from stepline.local.warehouse import split_sql_statements
 
+#: The publish pass whose curated generation the SQL tests write and read.
+PUBLISH = "2026-11-20_publish_1_abcd1234-c1"
+
 _PLACEHOLDER_RE = re.compile(r"\$\{(\w+)\}")
 _RUN_DATE_PLACEHOLDER = "{run_date}"
 _PUBLISH_PLACEHOLDER = "{publish}"

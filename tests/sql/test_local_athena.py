@@ -6,8 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import PUBLISH
-from sql_files import load_sql_file
+from sql_files import PUBLISH, load_sql_file
 
 from stepline.local.warehouse import LocalAthena
 

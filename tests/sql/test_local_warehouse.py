@@ -8,8 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import PUBLISH
-from sql_files import load_sql_file, render_sql
+from sql_files import PUBLISH, load_sql_file, render_sql
 
 from stepline.local.warehouse import (
     LocalWarehouse,
