@@ -105,6 +105,10 @@ def land_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="on AWS: follow each file's arrival to its end"
     )
     add_target_arguments(parser)
+    # Read by stepline.cli.main from the words given; here so that it is no error.
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     return parser
 
 
