@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from stepline.cli import UsageError, one_line_errors
-from stepline.commands._arguments import positive_int
+from stepline.commands._arguments import positive_int, stored_key
 from stepline.commands._local import (
     day_summary,
     execution_day,
@@ -89,6 +89,7 @@ def land_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--key",
         action="append",
+        type=stored_key,
         default=[],
         metavar="KEY",
         help="the raw key the FILE before it lands under (one per FILE)",
