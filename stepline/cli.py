@@ -89,14 +89,7 @@ def _environment_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args, unknown = parser.parse_known_args(argv)
-    if hasattr(args, "argv"):
-        # A command that parses its own arguments (land: FILE and --key alternate)
-        # gets every word after its name as given, options before a FILE and
-        # --help included, which argparse's REMAINDER would not take.
-        args.argv = argv[argv.index(args.command) + 1 :]
-    elif unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args = parser.parse_args(argv)
     # A command that parses its own arguments (land) still sees --debug here.
     debug = bool(getattr(args, "debug", False)) or "--debug" in argv
     try:

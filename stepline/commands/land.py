@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +73,18 @@ def register(subparsers: Any) -> None:
         add_help=False,
     )
     # FILE and --key alternate, which one argparse pass over a sub-command cannot
-    # parse; the land parser reads them intermixed.
-    parser.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=run_land)
+    # parse; the land parser reads them intermixed. So this sub-parser takes every
+    # word after "land" as given (options before a FILE and --help included, which
+    # a REMAINDER argument would refuse) and leaves them to land_parser.
+    def take_every_word(
+        args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        namespace = namespace if namespace is not None else argparse.Namespace()
+        namespace.argv = list(args or [])
+        namespace.handler = run_land
+        return namespace, []
+
+    parser.parse_known_args = take_every_word
 
 
 def land_parser() -> argparse.ArgumentParser:
