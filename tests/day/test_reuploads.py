@@ -61,3 +61,33 @@ def test_a_correction_sent_as_a_second_file_replaces_the_first_not_merges_with_i
     env.wait()
     assert env.store_day(RUN_DATE, "store_a")["data_run"] == second
     assert warehouse_day(env) == report_day(env) == expected_day([evening])
+
+
+def test_while_a_new_day_is_being_published_readers_see_the_whole_old_day(env, files):
+    """Paused after the new curated generation is written, before the load: no gap, no mix."""
+    a1, b = files.write("store_a"), files.write("store_b")
+    arrive(env, a1, files.key("store_a"))
+    arrive(env, b, files.key("store_b"))
+    env.wait()
+    old_day = expected_day([a1, b])
+    before = env.publish_record(RUN_DATE)
+    assert before is not None
+
+    gate = env.stepfunctions.hooks.pause("SalesPublish", "Load the day into Redshift")
+    a2 = files.write("store_a", version=2, rows=25, duplicates=0)
+    arrive(env, a2, files.key("store_a"))
+    gate.wait_reached()
+    # The new generation is on disk; every reader still gets the old day, whole.
+    during = env.publish_record(RUN_DATE)
+    assert during is not None
+    assert during["published_curated"] == before["published_curated"]
+    assert warehouse_day(env) == report_day(env) == old_day
+    bucket, _, prefix = str(before["published_curated"]).removeprefix("s3://").partition("/")
+    listed = env.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    assert any(o["Key"].endswith(".parquet") for o in listed.get("Contents", []))
+    gate.release()
+    env.wait()
+
+    after = env.publish_record(RUN_DATE)
+    assert after is not None and after["published_curated"] != before["published_curated"]
+    assert warehouse_day(env) == report_day(env) == expected_day([a2, b])
