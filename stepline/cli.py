@@ -7,13 +7,15 @@ adding a command never touches another command's code.
 Exit status, for every command: 0 success; 1 the command ran and the outcome
 was not success (a rejected file, a failed execution); 2 a usage or
 environment problem, reported as one line on stderr saying what is wrong and
-what to do (the traceback only with ``--debug``).
+what to do (the traceback only with ``--debug``). Output cut short because
+its reader went away (``| head``) ends quietly with 141, as a shell reports SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ COMMAND_MODULES = (
 )
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
 
 
 class UsageError(Exception):
@@ -91,7 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False)) or "--debug" in argv
     try:
         # Each sub-parser sets ``handler`` with set_defaults(handler=...).
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, so that a reader gone away is handled below
+        return code
     except _environment_errors() as problem:
         if debug:
             traceback.print_exc()
@@ -100,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"stepline {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (stepline validate ... | head): not an error
+        # of Stepline's. Quiet, and exit as a shell reports a SIGPIPE (128 + 13).
+        # Python would flush stdout again at exit and print the error once more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _one_line(problem: BaseException) -> str:

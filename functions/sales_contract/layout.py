@@ -57,7 +57,45 @@ class RawKeyError(ValueError):
 
     def __init__(self, key: str) -> None:
         self.key = key
-        super().__init__(f"key does not match {RAW_KEY_PATTERN_TEXT}")
+        problem = key_problem(key)
+        super().__init__(
+            f"key does not match {RAW_KEY_PATTERN_TEXT}" + (f": {problem}" if problem else "")
+        )
+
+
+_PARTS_RE = re.compile(r"sales/(?P<date>[^/]*)/(?P<store>[^/]*)/(?P<name>[^/]*)")
+
+
+def key_problem(key: str) -> str | None:
+    """What is wrong with a key that breaks the pattern, in words (None if nothing specific)."""
+    if key.endswith("/"):
+        return "it ends with '/', a folder marker, not a file"
+    parts = _PARTS_RE.fullmatch(key)
+    if parts is None:
+        depth = key.count("/")
+        return (
+            f"it has {depth} '/' where the pattern has 3: sales/, date=YYYY-MM-DD/, "
+            "store=<store_id>/ and the name"
+        )
+    date, store, name = parts["date"], parts["store"], parts["name"]
+    if not re.fullmatch(r"date=\d{4}-\d{2}-\d{2}", date):
+        return f"the folder {date!r} must be date=YYYY-MM-DD"
+    try:
+        dt.date.fromisoformat(date.removeprefix("date="))
+    except ValueError:
+        return f"{date.removeprefix('date=')!r} is not a real date"
+    if not (store.startswith("store=") and _STORE_ID_RE.fullmatch(store.removeprefix("store="))):
+        return f"the folder {store!r} must be store=<store_id>, the id matching {STORE_ID_PATTERN}"
+    lowered = name.lower()
+    for extension in (".csv.gz", ".csv"):
+        if lowered.endswith(extension) and not name.endswith(extension):
+            return (
+                f"the name ends in {name[-len(extension):]!r}: the extension must be "
+                "lower-case .csv or .csv.gz"
+            )
+        if name == extension:
+            return f"the name {name!r} is only an extension"
+    return f"the name {name!r} must end in .csv or .csv.gz"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from urllib.parse import unquote_plus
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -33,3 +34,27 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def stored_key(text: str) -> str:
+    """A raw key as S3 stores it; a sales key copied URL-encoded from an S3 event is refused.
+
+    Refused only when the key as given is no sales key and its decoding is one
+    (``%3D`` for ``=``, ``+`` for a space): a stored key may itself hold ``+`` or ``%``.
+    """
+    from sales_contract import RawKeyError, parse_raw_key
+
+    def is_sales_key(key: str) -> bool:
+        try:
+            parse_raw_key(key)
+        except RawKeyError:
+            return False
+        return True
+
+    decoded = unquote_plus(text)
+    if decoded != text and not is_sales_key(text) and is_sales_key(decoded):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is URL-encoded, as keys are in S3 events: give the key as S3 "
+            f"stores it, {decoded!r}"
+        )
+    return text

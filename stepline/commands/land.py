@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from stepline.cli import UsageError, one_line_errors
-from stepline.commands._arguments import positive_int
+from stepline.commands._arguments import positive_int, stored_key
 from stepline.commands._local import (
     day_summary,
     execution_day,
@@ -72,9 +73,18 @@ def register(subparsers: Any) -> None:
         add_help=False,
     )
     # FILE and --key alternate, which one argparse pass over a sub-command cannot
-    # parse; the land parser reads them intermixed.
-    parser.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=run_land)
+    # parse; the land parser reads them intermixed. So this sub-parser takes every
+    # word after "land" as given (options before a FILE and --help included, which
+    # a REMAINDER argument would refuse) and leaves them to land_parser.
+    def take_every_word(
+        args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        namespace = namespace if namespace is not None else argparse.Namespace()
+        namespace.argv = list(args or [])
+        namespace.handler = run_land
+        return namespace, []
+
+    parser.parse_known_args = take_every_word
 
 
 def land_parser() -> argparse.ArgumentParser:
@@ -89,6 +99,7 @@ def land_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--key",
         action="append",
+        type=stored_key,
         default=[],
         metavar="KEY",
         help="the raw key the FILE before it lands under (one per FILE)",
@@ -105,6 +116,10 @@ def land_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="on AWS: follow each file's arrival to its end"
     )
     add_target_arguments(parser)
+    # Read by stepline.cli.main from the words given; here so that it is no error.
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     return parser
 
 

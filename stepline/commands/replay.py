@@ -16,6 +16,15 @@ fresh execution: a replay is an engineer's rerun, never a duplicate. Modes:
 Prints a readable trace of the arrival (``--show-io`` adds each state's input
 and output, ``--json`` a machine-readable summary) and exits 1 unless it
 succeeded (a rejected file succeeds: bad data is an outcome).
+
+An event that AWS would never turn into an arrival is refused with exit 2 and
+one line saying why, before anything runs: an ``Object Deleted`` (or any other
+kind than ``Object Created``) event, which the arrival rule does not match; an
+event of another bucket than the stage's raw bucket (unless ``--file`` lands
+the file in the stage's raw bucket at the event's key); a folder marker (a
+key ending in ``/``), which the arrival starter counts instead of starting.
+The event's key is URL-encoded as S3 sends it and is decoded as the Lambda
+decodes it (``%3D`` is ``=``, ``+`` a space).
 """
 
 from __future__ import annotations
@@ -75,6 +84,39 @@ def _object_uri(event: dict[str, Any]) -> str:
     return f"s3://{detail.get('bucket', {}).get('name')}/{detail.get('object', {}).get('key')}"
 
 
+def _no_arrival(stack: Any, event: dict[str, Any], *, landing: bool) -> str | None:
+    """Why AWS would start no arrival for this event (None when it would): replay refuses it.
+
+    ``landing``: ``--file`` puts the file in the stage's raw bucket at the event's
+    key, so the event's own bucket does not matter then.
+    """
+    kind = event.get("detail-type")
+    detail = event["detail"] if isinstance(event["detail"], dict) else {}
+    obj, where = detail.get("object"), detail.get("bucket")
+    key = obj.get("key") if isinstance(obj, dict) else None
+    if kind != "Object Created":
+        return (
+            f"the event is of type {kind!r}: the arrival rule matches only 'Object Created' "
+            "events, so AWS starts nothing for it (replay the Object Created event of a file)"
+        )
+    if not isinstance(key, str) or not key:
+        return "the event names no object key (detail.object.key); see events/"
+    bucket = where.get("name") if isinstance(where, dict) else None
+    raw_bucket = stack.outputs.get("RawBucketName")
+    if not landing and raw_bucket and bucket != raw_bucket:
+        return (
+            f"the event is for bucket {bucket!r}, not the raw bucket {raw_bucket!r} of stage "
+            f"{stack.stage!r}: the arrival rule ignores it (fix the bucket, pick the right "
+            "--stage, or land a file at its key with --file PATH)"
+        )
+    if unquote_plus(key).endswith("/"):
+        return (
+            f"{unquote_plus(key)!r} is a folder marker: the arrival starter counts it "
+            "(Stepline/IgnoredObjects) and starts no arrival (replay the event of a file)"
+        )
+    return None
+
+
 def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text())
@@ -93,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"{args.event} is not an S3 Object Created event (no 'detail'); see events/"
         )
+    refusal = _no_arrival(load_deployed_stack(args.stage), event, landing=args.file is not None)
+    if refusal:
+        raise UsageError(f"{args.event}: {refusal}")
     mock_config = _read_json(args.mock_config, "MockConfigFile") if args.mock_config else None
     notifications: list[Any] = []
     if args.endpoint_url:

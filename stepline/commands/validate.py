@@ -29,6 +29,7 @@ from sales_contract import (
 )
 
 from stepline.cli import UsageError
+from stepline.commands._arguments import stored_key
 
 #: At most this many reasons are printed (``reasons_truncated`` says when more exist).
 MAX_PRINTED_REASONS = 1000
@@ -57,6 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--key",
         required=True,
+        type=stored_key,
         help=f"the raw key the file would land under: {RAW_KEY_PATTERN_TEXT}",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")

@@ -189,3 +189,46 @@ def test_a_second_replay_process_on_one_environment_exits_2_and_changes_nothing(
     assert "another stepline command is using the local environment" in line
     assert "Traceback" not in completed.stderr
     assert after == before  # nothing landed, nothing saved
+
+
+def _changed_event(tmp_path, change):
+    event = json.loads(Path(EVENT).read_text())
+    change(event)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return str(path)
+
+
+def _deleted(event):
+    event["detail-type"] = "Object Deleted"
+    event["detail"]["deletion-type"] = "Permanently Deleted"
+
+
+def _other_bucket(event):
+    event["detail"]["bucket"]["name"] = "someone-elses-bucket"
+
+
+def _folder_marker(event):
+    event["detail"]["object"]["key"] = "sales/date%3D2026-11-20/store%3Dstore_001/"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_deleted, "the event is of type 'Object Deleted': the arrival rule matches only"),
+        (_other_bucket, "the event is for bucket 'someone-elses-bucket', not the raw bucket"),
+        (_folder_marker, "'sales/date=2026-11-20/store=store_001/' is a folder marker"),
+    ],
+)
+def test_an_event_aws_starts_no_arrival_for_is_refused_not_run(capsys, tmp_path, change, expected):
+    """Deleted, other bucket, folder marker: AWS runs nothing, so replay runs nothing (exit 2)."""
+    code = main(
+        [
+            "replay", _changed_event(tmp_path, change),
+            "--mode", "mock", "--mock-config", MOCKS, "--test-case", "HappyPath",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 2 and out.out == ""
+    assert expected in out.err and "Traceback" not in out.err
+    assert len(out.err.strip().splitlines()) == 1

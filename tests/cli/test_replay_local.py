@@ -8,8 +8,10 @@ are the ones moto delivered to the session's capture queue.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from stepline.cli import main
+from stepline.definition import load_deployed_stack
 
 
 def replay(capsys, tmp_path, event, *args):
@@ -114,3 +116,46 @@ def test_quiet_sessions_keep_each_invocations_metrics(stepline, tmp_path):
             if '"_aws"' in line
         ]
     assert [(m["Rows"], m["FilesRejected"]) for m in emf] == [([0.0], [0.0]), ([0.0], [1.0])]
+
+
+def _event_with_key(tmp_path, key, **changes):
+    event = json.loads(Path("events/object_created_store_004_header_only.json").read_text())
+    event["detail"]["object"]["key"] = key
+    event.update(changes)
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    return path
+
+
+def test_an_encoded_key_lands_and_is_validated_under_its_decoded_name(capsys, tmp_path):
+    """S3 events carry keys URL-encoded (%3D, + for a space, %C3%A9): replay decodes them."""
+    event = _event_with_key(
+        tmp_path, "sales/date%3D2026-11-20/store%3Dstore_004/my+day+caf%C3%A9%2B1.csv"
+    )
+    code = main(
+        [
+            "replay", str(event), "--local", str(tmp_path / "env"),
+            "--file", "events/samples/header_only.csv", "--json",
+        ]
+    )  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["output"]["outcome"] == "NO_DATA", summary["output"]
+    raw = load_deployed_stack("dev").outputs["RawBucketName"]
+    store = tmp_path / "env" / "dev" / "s3" / raw / "sales" / "date=2026-11-20" / "store=store_004"
+    assert [p.name for p in store.iterdir()] == ["my day café+1.csv"]
+
+
+def test_a_folder_marker_with_file_is_refused_before_anything_lands(capsys, tmp_path):
+    """A folder marker's event with --file used to crash copying onto a folder: now one line."""
+    event = _event_with_key(tmp_path, "sales/date%3D2026-11-20/store%3Dstore_004/")
+    code = main(
+        [
+            "replay", str(event), "--local", str(tmp_path / "env"),
+            "--file", "events/samples/header_only.csv",
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "is a folder marker" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list((tmp_path / "env").rglob("*.csv"))

@@ -51,8 +51,34 @@ def test_keys_breaking_the_pattern_are_rejected(key: str) -> None:
     """Keys under sales/ that break the pattern raise RawKeyError with the pattern text."""
     with pytest.raises(RawKeyError) as raised:
         parse_raw_key(key)
-    assert str(raised.value) == f"key does not match {RAW_KEY_PATTERN_TEXT}"
+    assert str(raised.value).startswith(f"key does not match {RAW_KEY_PATTERN_TEXT}: ")
     assert is_sales_key(key)
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("sales/date=2026-11-20/store=s1/day.CSV", "the name ends in '.CSV': the extension must "
+         "be lower-case .csv or .csv.gz"),
+        ("sales/date=2026-11-20/store=s1/day.Csv.GZ", "the name ends in '.Csv.GZ'"),
+        ("sales/date=2026-11-20/store=s1/", "it ends with '/', a folder marker, not a file"),
+        ("sales/date=2026-11-20/store=s1/day.txt",
+         "the name 'day.txt' must end in .csv or .csv.gz"),
+        ("sales/date=2026-11-20/store=s1/.csv", "the name '.csv' is only an extension"),
+        ("sales/date=2026-02-30/store=s1/day.csv", "'2026-02-30' is not a real date"),
+        ("sales/date%3D2026-11-20/store%3Ds1/day.csv",
+         "the folder 'date%3D2026-11-20' must be date=YYYY-MM-DD"),
+        ("sales/date=2026-11-20/store=st.01/day.csv", "the folder 'store=st.01' must be "
+         "store=<store_id>, the id matching [A-Za-z0-9_-]{1,32}"),
+        ("sales/2026-11-20/store_001.csv", "it has 2 '/' where the pattern has 3"),
+        ("sales/date=2026-11-20/store=s1/extra/day.csv", "it has 4 '/' where the pattern has 3"),
+    ],
+)  # fmt: skip
+def test_a_key_rejection_says_what_is_wrong(key: str, problem: str) -> None:
+    """Each rejected key names its own problem after the pattern, not only the pattern."""
+    with pytest.raises(RawKeyError) as raised:
+        parse_raw_key(key)
+    assert str(raised.value).startswith(f"key does not match {RAW_KEY_PATTERN_TEXT}: {problem}")
 
 
 def test_store_id_of_32_characters_is_accepted() -> None:

@@ -663,6 +663,18 @@ def test_redshift_statement_failed(run):
     assert 'relation "sales.daily_sales" does not exist' in message["cause"]
 
 
+@scenario("SalesPublish", "RedshiftCannotAssumeTheCopyRole")
+def test_redshifts_error_naming_the_copy_role_is_notified_without_it(run):
+    """Redshift's text for a role it cannot assume holds the role ARN: notified without it."""
+    run.assert_path(READ_PUBLISH, *LOADED, RELEASE_FAILED, NOTIFY_PUBLISH_FAILED, PUBLISH_FAILED)
+    message = assert_failure_released(run, CHECK, "Stepline.RedshiftStatementFAILED")
+    assert message["cause"].endswith(
+        "is not authorized to assume IAM Role <the COPY role>, error while loading from "
+        "'<the COPY role>'"
+    )
+    assert_no_sql_or_role([json.dumps(message), run.cause or "", json.dumps(run.output)])
+
+
 @scenario("SalesPublish", "RedshiftLoadTimesOut")
 def test_a_load_that_never_finishes_is_cancelled_after_sixty_polls(run):
     """After 60 polls the statement is cancelled, the date released and the timeout notified."""

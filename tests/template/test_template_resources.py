@@ -434,6 +434,26 @@ def test_functions_write_to_their_own_retained_log_groups(resources: dict[str, A
         assert resources[log_group_id]["Type"] == "AWS::Logs::LogGroup"
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_glue_job_logs_to_its_own_retained_log_groups(
+    stage: str, template: dict[str, Any]
+) -> None:
+    """Glue 5.0 writes <prefix>/error and /output; without a prefix, shared groups kept forever."""
+    resolver = resolver_for(template, stage)
+    job = resolver.resolve(resolver.resources["CleanSalesJob"]["Properties"])
+    assert job["GlueVersion"] == "5.0"  # the prefix argument is Glue 5.0's
+    prefix = job["DefaultArguments"]["--custom-logGroup-prefix"]
+    groups = {
+        resolver.resolve(r["Properties"])["LogGroupName"]: resolver.resolve(r["Properties"])
+        for r in resolver.resources.values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    }
+    for suffix in ("error", "output"):
+        group = groups[f"{prefix}/{suffix}"]
+        assert group["RetentionInDays"] == {"dev": 14, "prod": 365}[stage]
+        assert "KmsKeyId" in group
+
+
 # --------------------------------------------------------------- the Lambda
 def test_validate_function_is_configured_as_specified(
     template: dict[str, Any], resources: dict[str, Any]

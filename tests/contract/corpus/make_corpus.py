@@ -460,8 +460,19 @@ def file_level_cases() -> list[Case]:
     b.rows_of(1)
     cases.append(rejected_whole(
         "bad_key.csv", b.data(), "the key must follow the raw key pattern",
-        [(None, "key does not match sales/date=YYYY-MM-DD/store=<store_id>/<name>.csv[.gz]")],
+        [(None, "key does not match sales/date=YYYY-MM-DD/store=<store_id>/<name>.csv[.gz]: "
+                "it has 2 '/' where the pattern has 3: sales/, date=YYYY-MM-DD/, "
+                "store=<store_id>/ and the name")],
         b.lines, key=f"sales/{RUN_DATE}/{STORE}.csv"))
+
+    b = CsvBuilder()
+    b.header()
+    b.rows_of(1)
+    cases.append(rejected_whole(
+        "upper_case_extension.csv", b.data(), "an upper-case .CSV is named as such",
+        [(None, "key does not match sales/date=YYYY-MM-DD/store=<store_id>/<name>.csv[.gz]: "
+                "the name ends in '.CSV': the extension must be lower-case .csv or .csv.gz")],
+        b.lines, key=f"sales/date={RUN_DATE}/store={STORE}/upper_case_extension.CSV"))
     return cases
 
 
