@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	@$(VENV)/bin/stepline demo
 
-## make test: everything CI checks (installs SAM CLI in .venv-tools and Debian's chromium if missing)
+## make test: everything CI checks (installs SAM CLI in .venv-tools, checkov in .venv-checkov, a Python 3.12 venv for the Lambda tests and Debian's chromium if missing)
 test: $(STAMP) tools
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
@@ -33,4 +33,4 @@ bench: $(STAMP)
 	@$(VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .venv-tools .stepline .aws-sam
+	rm -rf $(VENV) .venv-tools .venv-checkov .venv-py312 .stepline .aws-sam

@@ -17,17 +17,22 @@ The step
 2. reads exactly those generations, in one scan, with the clean zone's
    schema; any other generation on disk (an older or a newer arrival of a
    store-day) is not read. ``store_id`` comes from each file's path;
-3. aggregates per store and category and replaces the published day,
-   ``<lake-root>curated/daily_sales/sale_date=D/``, with Parquet files whose
-   columns are :data:`sales_lake.CURATED_COLUMNS`, exactly, in this order::
+3. aggregates per store and category and writes the pass's own generation of
+   the day, ``<lake-root>curated/daily_sales/sale_date=D/publish=P/``
+   (:func:`sales_lake.curated_generation_key`; ``P`` is the manifest's publish
+   id), with Parquet files whose columns are :data:`sales_lake.CURATED_COLUMNS`,
+   exactly, in this order::
 
        store_id string, category string, revenue decimal(18,2),
        units bigint, orders bigint, returns bigint
 
    (Redshift's ``COPY ... FORMAT AS PARQUET`` maps columns by position; Athena
-   takes ``sale_date`` from the directory, so it is not a column in the files;
-   no ``_SUCCESS`` marker is written, because COPY loads every object under
-   the prefix);
+   takes ``sale_date`` and ``publish`` from the directories, so they are not
+   columns in the files; no ``_SUCCESS`` marker is written, because COPY loads
+   every object under the prefix). No other generation is deleted or
+   rewritten: a reader of the day's current generation (the run ledger's
+   ``published_pass``) keeps seeing it whole while this one is written, and a
+   step that dies half way leaves only an unreferenced folder behind;
 4. writes the pass's summary, one JSON object, to
    ``<lake-root>curated/_summaries/date=D/<publish>.json``, which the "Read the
    day's summary" state reads::
@@ -110,7 +115,7 @@ _STORE_FROM_PATH = (
     rf"/store_id=({sales_lake.STORE_ID_PATTERN})/run={sales_lake.RUN_ID_PATTERN}/[^/]+$"
 )
 #: ``sales_lake.publish_id``'s shape; the publish id becomes a key segment.
-_PUBLISH_PATTERN = rf"{sales_lake.RUN_ID_PATTERN}-c\d+"
+_PUBLISH_PATTERN = sales_lake.PUBLISH_ID_PATTERN
 
 _CENT = Decimal("0.01")
 
@@ -279,10 +284,11 @@ def _decimal_text(value: Decimal) -> str:
 
 
 def load(daily: DataFrame, curated_uri: str) -> None:
-    """Replace the day's curated directory with ``daily`` (one file, sorted by store and category).
+    """Write ``daily`` as the pass's generation folder (one file, sorted by store and category).
 
-    Writing to the day's own directory with mode ``overwrite`` replaces that
-    day only. One store x category row per line is small, so one file; sorted
+    ``curated_uri`` is this pass's own folder, which nobody reads before the
+    pass points at it, so mode ``overwrite`` only ever replaces what an earlier
+    attempt of the same pass left. One store x category row per line is small, so one file; sorted
     so reruns produce the same file content. An empty ``daily`` still writes
     one Parquet file with the columns, which COPY loads as zero rows. The
     option keeps the ``_SUCCESS`` marker out of the prefix whatever the
@@ -349,7 +355,7 @@ def run(
     :func:`read_text_with_spark` and :func:`write_text_with_hadoop`).
     ``resolve_uri`` maps each manifest ``clean_uri`` to what Spark reads
     (default: as is); the result must keep the ``store_id=S/run=R/`` ending.
-    The curated day goes to ``lake_root`` + :func:`sales_lake.curated_day_key`
+    The curated day goes to ``lake_root`` + :func:`sales_lake.curated_generation_key`
     and the summary to ``lake_root`` + :func:`sales_lake.summary_key`. Stepline's
     local runtime calls it with a local ``lake_root`` and its own functions.
 
@@ -360,7 +366,9 @@ def run(
     write_text = write_text or functools.partial(write_text_with_hadoop, spark)
     lake_root = sales_lake.as_prefix(lake_root)
     manifest = parse_manifest(read_text(manifest_uri), manifest_uri)
-    curated_uri = lake_root + sales_lake.curated_day_key(manifest.run_date)
+    curated_uri = lake_root + sales_lake.curated_generation_key(
+        manifest.run_date, manifest.publish
+    )
     summary_uri = lake_root + sales_lake.summary_key(manifest.run_date, manifest.publish)
     resolve = resolve_uri or str
     clean_uris = [resolve(day.clean_uri) for day in manifest.store_days]

@@ -12,17 +12,21 @@ The data-lake bucket holds::
 
     clean/sales/sale_date=D/store_id=S/run=R/part-*.parquet  one arrival's cleaned rows
     clean/_metrics/date=D/store=S/run=R.json                 that arrival's clean counts
-    curated/daily_sales/sale_date=D/part-*.parquet           the published day
+    curated/daily_sales/sale_date=D/publish=P/part-*.parquet one publish pass's day (a generation)
     curated/_manifests/date=D/<publish>.json                 the store-days a publish read
     curated/_summaries/date=D/<publish>.json                 per-store and day totals it wrote
-    reports/daily_sales/date=D/<query-id>.csv                the Athena report of the day
+    reports/daily_sales/date=D/<query-id>.csv                each Athena report run of the day
+    reports/latest/daily_sales/date=D.csv                    the day's latest report, one key
 
 ``R`` is the arrival's execution name (a *generation*): each arrival writes
 only under its own run, so two arrivals of one store-day never overwrite each
 other, and the run ledger says which generation is the store-day's data.
-``<publish>`` is the publish execution name and the request count it covered
-(``<execution>-c<N>``). Only one publish of a date runs at a time, so the
-curated partition has a single writer.
+``<publish>`` (``P``) is the publish execution name and the request count it
+covered (``<execution>-c<N>``). The curated day is generation-addressed too:
+each pass writes its own ``publish=P/`` folder and never touches another, and
+readers follow a pointer to the current one (the pass's own steps use ``P``;
+the run ledger's ``published_pass`` names it for everyone else), so a reader
+sees the old day or the new day, never a gap or half a day.
 
 This file is published next to the EMR script and passed to both Spark jobs
 (``--py-files`` / ``--extra-py-files``), so it imports nothing but the
@@ -40,9 +44,12 @@ from typing import Any
 CLEAN_ROOT = "clean/sales/"
 CLEAN_METRICS_ROOT = "clean/_metrics/"
 CURATED_ROOT = "curated/daily_sales/"
+#: The curated zone's second partition column: the publish pass that wrote the day.
+CURATED_GENERATION_KEY = "publish"
 MANIFESTS_ROOT = "curated/_manifests/"
 SUMMARIES_ROOT = "curated/_summaries/"
 REPORTS_ROOT = "reports/daily_sales/"
+LATEST_REPORTS_ROOT = "reports/latest/daily_sales/"
 
 #: Store ids become path segments; mirrors the data contract's pattern.
 STORE_ID_PATTERN = r"[A-Za-z0-9_-]{1,32}"
@@ -138,8 +145,18 @@ def clean_metrics_key(run_date: dt.date | str, store_id: str, run_id: str) -> st
 
 
 def curated_day_key(run_date: dt.date | str) -> str:
-    """The published day; the EMR step replaces it, Redshift COPY and Athena read it."""
+    """The folder holding every curated generation of one day."""
     return f"{CURATED_ROOT}sale_date={_date_text(run_date)}/"
+
+
+#: A publish pass id (:func:`publish_id`), as it appears in keys.
+PUBLISH_ID_PATTERN = rf"{RUN_ID_PATTERN}-c\d+"
+
+
+def curated_generation_key(run_date: dt.date | str, publish: str) -> str:
+    """One publish pass's curated day: the EMR step writes it once, COPY and Athena read it."""
+    checked = _checked(publish, PUBLISH_ID_PATTERN, "publish id")
+    return f"{curated_day_key(run_date)}{CURATED_GENERATION_KEY}={checked}/"
 
 
 def publish_id(execution_name: str, covered: int) -> str:
@@ -158,8 +175,13 @@ def summary_key(run_date: dt.date | str, publish: str) -> str:
 
 
 def reports_day_key(run_date: dt.date | str) -> str:
-    """Where Athena files the day's report results."""
+    """Where Athena files the day's report results (one object per query run)."""
     return f"{REPORTS_ROOT}date={_date_text(run_date)}/"
+
+
+def latest_report_key(run_date: dt.date | str) -> str:
+    """The day's latest report: each publish copies its report here, replacing the last."""
+    return f"{LATEST_REPORTS_ROOT}date={_date_text(run_date)}.csv"
 
 
 @dataclass(frozen=True)

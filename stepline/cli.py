@@ -23,13 +23,14 @@ from typing import NoReturn
 COMMAND_MODULES = (
     "stepline.commands.demo",
     "stepline.commands.land",
+    "stepline.commands.status",
     "stepline.commands.backfill",
     "stepline.commands.rerun",
     "stepline.commands.check_deadline",
+    "stepline.commands.cost",
     "stepline.commands.replay",
     "stepline.commands.validate",
     "stepline.commands.generate",
-    "stepline.commands.cost",
 )
 
 EXIT_USAGE = 2
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     for command in subparsers.choices.values():
-        _one_line_errors(command)
+        one_line_errors(command)
         # Also after the command (stepline validate ... --debug); SUPPRESS keeps a
         # --debug given before the command from being reset by this default.
         command.add_argument(
@@ -60,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="show the traceback of an unexpected error",
         )
-    _one_line_errors(parser)
+    one_line_errors(parser)
     return parser
 
 
-def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
     """argparse's errors as one line on stderr (its default prints the usage text too)."""
 
     def error(message: str) -> NoReturn:

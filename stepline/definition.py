@@ -25,6 +25,7 @@ Physical names come from each resource's explicit name property, or else are
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import tomllib
@@ -42,6 +43,8 @@ from stepline.errors import DefinitionError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_FILE = "template.yaml"
 SAMCONFIG_FILE = "samconfig.toml"
+#: Names the user's project explicitly, wherever the command runs from.
+PROJECT_ROOT_VARIABLE = "STEPLINE_PROJECT_ROOT"
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 PARTITION = "aws"
@@ -762,6 +765,32 @@ _FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 _STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine",)
 
 
+def find_project_root(start: Path | str | None = None) -> Path:
+    """The user's project: where the CLI and the pytest plugin read the stack from.
+
+    ``$STEPLINE_PROJECT_ROOT`` if set; else the nearest folder at or above ``start``
+    (default: the working directory) holding both ``template.yaml`` and
+    ``samconfig.toml``; else the checkout Stepline itself runs from (its own
+    project). Both the CLI (from the working directory) and the pytest plugin (from
+    pytest's rootdir) resolve through here, so a test and a command run in one
+    project see the same stack.
+    """
+    explicit = os.environ.get(PROJECT_ROOT_VARIABLE)
+    if explicit:
+        root = Path(explicit).resolve()
+        if not (root / TEMPLATE_FILE).is_file():
+            raise DefinitionError(
+                f"{PROJECT_ROOT_VARIABLE}={explicit} holds no {TEMPLATE_FILE}; "
+                "point it at the project folder or unset it"
+            )
+        return root
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / TEMPLATE_FILE).is_file() and (folder / SAMCONFIG_FILE).is_file():
+            return folder
+    return PROJECT_ROOT
+
+
 def load_deployed_stack(
     stage: str = "dev",
     *,
@@ -772,10 +801,11 @@ def load_deployed_stack(
     """The stack of ``stage`` as ``sam deploy --config-env <stage>`` deploys it.
 
     Reads ``template.yaml``, ``samconfig.toml`` and every ASL file under
-    ``project_root`` (default: this checkout). Raises :class:`DefinitionError` for
-    anything CloudFormation would reject, or that this resolver cannot reproduce.
+    ``project_root`` (default: :func:`find_project_root`, the user's project). Raises
+    :class:`DefinitionError` for anything CloudFormation would reject, or that this
+    resolver cannot reproduce.
     """
-    root = (project_root or PROJECT_ROOT).resolve()
+    root = (project_root or find_project_root()).resolve()
     template = load_template(root / TEMPLATE_FILE)
     stage_config = load_stage_config(root, stage)
     parameters = stage_parameter_values(template, stage_config.parameter_overrides, stage=stage)

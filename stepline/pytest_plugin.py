@@ -17,7 +17,10 @@ Stepline installed gets these fixtures::
 
 Settings (``pytest.ini`` / ``[tool.pytest.ini_options]``): ``stepline_mock_config``
 (path of the MockConfigFile, default ``tests/mocks/sales_pipeline.mock.json``)
-and ``stepline_stage`` (default ``dev``).
+and ``stepline_stage`` (default ``dev``). The project is the one the CLI would use
+from pytest's rootdir (:func:`stepline.definition.find_project_root`:
+``$STEPLINE_PROJECT_ROOT``, else the nearest folder with ``template.yaml`` and
+``samconfig.toml``), for ``mock_run`` and ``local_session`` alike.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ class SteplineHarness:
         from stepline.local.session import LocalSession
 
         options.setdefault("stage", self.stage)
+        options.setdefault("project_root", self.root)
         return LocalSession(**options)
 
 
@@ -138,9 +142,11 @@ def _machine_with_case(config: dict[str, Any], test_case: str) -> str:
 @pytest.fixture
 def stepline(request: pytest.FixtureRequest) -> SteplineHarness:
     """Run and assert the project's state machine: ``mock_run`` or ``local_session``."""
+    from stepline.definition import find_project_root
+
     config = request.config
     return SteplineHarness(
-        Path(config.rootpath),
+        find_project_root(Path(config.rootpath)),
         config.getini("stepline_mock_config"),
         config.getini("stepline_stage"),
     )

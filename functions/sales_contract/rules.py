@@ -304,7 +304,10 @@ def _text_problem(column: str, value: str) -> str | None:
 
 def _quantity_problem(value: str) -> str | None:
     if _QUANTITY_RE.fullmatch(value) is None or int(value) == 0:
-        if re.fullmatch(r"-?\d+", value, re.ASCII) and int(value) != 0:
+        # Not int(value): a value of more than 4300 digits is a bad row, not a crash
+        # (Python refuses to convert it).
+        nonzero_digits = value.removeprefix("-").lstrip("0")
+        if re.fullmatch(r"-?\d+", value, re.ASCII) and nonzero_digits:
             return f"quantity: {value!r} is out of range (at most {MAX_ABS_QUANTITY} either way)"
         return f"quantity: {value!r} is not a non-zero integer"
     if abs(int(value)) > MAX_ABS_QUANTITY:

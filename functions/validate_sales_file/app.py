@@ -4,7 +4,9 @@ Receives ``{"event": <the EventBridge S3 "Object Created" event, exactly as
 delivered>, "run": <the arrival execution's name>}`` (see
 :class:`~validate_sales_file.models.ValidationRequest`) and returns the
 :class:`ValidationResult` fields the state machine reads. The work is in
-:mod:`validate_sales_file.service`.
+:mod:`validate_sales_file.service`. An S3 fault leaves as one of the two error
+classes of :mod:`validate_sales_file.errors`, whose names the arrival's Retry
+and Catch tell apart (transient: retried; the object gone or forbidden: caught).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import classify_s3_failure
 from .models import ValidationRequest, ValidationResult
 from .service import S3Client, validate_event
 from .settings import get_settings
@@ -40,9 +44,15 @@ def get_s3_client() -> S3Client:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_payload(event)
-    result = validate_event(
-        request.event, settings=get_settings(), s3=get_s3_client(), run=request.run
-    )
+    try:
+        result = validate_event(
+            request.event, settings=get_settings(), s3=get_s3_client(), run=request.run
+        )
+    except (ClientError, BotoCoreError) as error:
+        classified = classify_s3_failure(error)
+        if classified is None:
+            raise
+        raise classified from error
     record_metrics(result)
     return result.model_dump(mode="json")
 

@@ -9,13 +9,36 @@ Functions state carries at most 256 KiB.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sales_contract import ADHOC_RUN, RUN_ID_PATTERN, Problem
 
 #: How many reasons the Lambda returns (the rejects file holds them all).
 MAX_RETURNED_REASONS = 20
+#: The longest a returned reason, and the rejection reason, may be once JSON-encoded
+#: (each character escaped as \uXXXX at worst). A reason quotes the value it is
+#: about, and a value may be 64 KiB: cut, twenty reasons and the reason still leave the
+#: result a few KiB, far inside Step Functions' 256 KiB per state. The rejects file and
+#: the rejection record keep every reason whole.
+MAX_RETURNED_REASON_BYTES = 240
+MAX_REJECTION_REASON_BYTES = 1000
+_CUT = "..."
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text``, or its longest prefix + ``...`` whose JSON form is at most ``limit`` bytes."""
+    if len(json.dumps(text)) <= limit:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits
+        middle = (low + high + 1) // 2
+        if len(json.dumps(text[:middle] + _CUT)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + _CUT
 
 
 class Reason(BaseModel):
@@ -29,7 +52,8 @@ class Reason(BaseModel):
 
     @classmethod
     def from_problem(cls, problem: Problem) -> Reason:
-        return cls(line=problem.line, column=problem.column, reason=problem.reason)
+        reason = bounded(problem.reason, MAX_RETURNED_REASON_BYTES)
+        return cls(line=problem.line, column=problem.column, reason=reason)
 
 
 class ValidationResult(BaseModel):
@@ -51,6 +75,11 @@ class ValidationResult(BaseModel):
     rejects_uri: str | None
     rejection_reason: str | None
     reasons: list[Reason]
+
+    @field_validator("rejection_reason")
+    @classmethod
+    def _bounded_rejection_reason(cls, value: str | None) -> str | None:
+        return None if value is None else bounded(value, MAX_REJECTION_REASON_BYTES)
 
 
 class SourceObject(BaseModel):

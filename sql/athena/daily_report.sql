@@ -9,11 +9,14 @@
 -- Placeholders:
 --   ${GlueDatabaseName}  deploy-time DefinitionSubstitution (the Glue catalog database)
 --   {run_date}           the run date (YYYY-MM-DD), filled in by the state's JSONata
+--   {publish}            the publish pass id: the curated generation this pass wrote
 --
--- daily_sales is the Glue table over s3://<lake>/curated/daily_sales/, with
--- sale_date a string partition column (the sale_date=YYYY-MM-DD directories).
+-- daily_sales is the Glue table over s3://<lake>/curated/daily_sales/, with two
+-- projected string partition columns: sale_date (the sale_date=YYYY-MM-DD
+-- directories) and publish (each pass's publish=P generation; injected, so every
+-- query names the generation it reads: the run ledger's published_pass).
 
 SELECT store_id, category, revenue, units, orders, returns
 FROM ${GlueDatabaseName}.daily_sales
-WHERE sale_date = '{run_date}'
+WHERE sale_date = '{run_date}' AND publish = '{publish}'
 ORDER BY store_id, category;

@@ -13,6 +13,9 @@
 --       deploy-time DefinitionSubstitutions from the SAM template
 --   {run_date}
 --       the run date (YYYY-MM-DD), filled in by the state's JSONata at run time
+--   {publish}
+--       the publish pass id (<execution>-c<N>): the curated generation this pass
+--       wrote, which nothing else writes, so COPY never reads a half-written day
 --
 -- The load is delete-then-insert on the run date, so a rerun (or another pass
 -- of the day's publish) replaces the day instead of adding to it.
@@ -43,7 +46,7 @@ CREATE TEMP TABLE daily_sales_stage (
 -- Parquet columns map to the stage by position: the EMR step writes exactly
 -- store_id, category, revenue, units, orders, returns.
 COPY daily_sales_stage
-FROM 's3://${DataLakeBucket}/curated/daily_sales/sale_date={run_date}/'
+FROM 's3://${DataLakeBucket}/curated/daily_sales/sale_date={run_date}/publish={publish}/'
 IAM_ROLE '${RedshiftCopyRoleArn}'
 FORMAT AS PARQUET;
 

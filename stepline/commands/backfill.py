@@ -21,13 +21,13 @@ every started arrival succeeded, 1 when one did not, 2 for usage problems.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections import Counter
 from typing import Any
 
 from stepline.cli import UsageError
+from stepline.commands._arguments import iso_date, positive_int
 from stepline.commands._target import add_target_arguments, open_target
 
 MAX_DAYS = 366
@@ -40,8 +40,8 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--from", dest="start", type=_date, required=True, metavar="D")
-    parser.add_argument("--to", dest="end", type=_date, required=True, metavar="D")
+    parser.add_argument("--from", dest="start", type=iso_date, required=True, metavar="D")
+    parser.add_argument("--to", dest="end", type=iso_date, required=True, metavar="D")
     parser.add_argument("--stores", type=_stores, default=[], help="only these stores (a,b,c)")
     parser.add_argument(
         "--reprocess",
@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
         help="which store-days that ran are started again (default none)",
     )
     parser.add_argument(
-        "--max-active", type=_positive, default=4, metavar="N", help="arrivals running at once"
+        "--max-active", type=positive_int, default=4, metavar="N", help="arrivals running at once"
     )
     parser.add_argument("--backwards", action="store_true", help="newest date first")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, start nothing")
@@ -59,25 +59,8 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run_backfill)
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from None
-
-
 def _stores(text: str) -> list[str]:
     return [store.strip() for store in text.split(",") if store.strip()]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def run_backfill(args: argparse.Namespace) -> int:

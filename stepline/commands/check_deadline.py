@@ -16,11 +16,11 @@ alert was sent, 2 for usage problems.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from typing import Any
 
 from stepline.cli import UsageError
+from stepline.commands._arguments import iso_date_text
 from stepline.commands._target import add_target_arguments, open_target
 
 
@@ -31,17 +31,12 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--date", type=_date, required=True, metavar="D", help="the day to check")
+    parser.add_argument(
+        "--date", type=iso_date_text, required=True, metavar="D", help="the day to check"
+    )
     parser.add_argument("--json", action="store_true", help="print the check's output as JSON")
     add_target_arguments(parser)
     parser.set_defaults(handler=run_check)
-
-
-def _date(text: str) -> str:
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from None
 
 
 def run_check(args: argparse.Namespace) -> int:

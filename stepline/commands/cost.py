@@ -116,10 +116,10 @@ def _bounded(low: int, high: int) -> Any:
 
 
 def run_cost(args: argparse.Namespace) -> int:
-    from stepline.definition import PROJECT_ROOT, load_deployed_stack
+    from stepline.definition import find_project_root, load_deployed_stack
     from stepline.ops import cost
 
-    if not (PROJECT_ROOT / cost.MOCK_CONFIG).is_file():
+    if not (find_project_root() / cost.MOCK_CONFIG).is_file():
         raise UsageError(
             f"{cost.MOCK_CONFIG} is missing: stepline cost runs its {cost.TEST_CASE} test case; "
             "run it from a Stepline checkout"

@@ -193,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         report_section: list[tuple[str, str]] = []
         if report_uri:
             print(f"\nDaily report for {run_date} (Athena SQL on DuckDB, {report_uri}):")
+            lake.pull(report_uri)  # the publish copied it to its one key in S3
             columns, rows = _read_csv(lake.path_for(report_uri))
             _print_table(columns, rows)
             report_section = [

@@ -7,13 +7,13 @@ rows and rows that break the contract. Prints the raw key to upload it under.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
 from sales_contract import STORE_ID_PATTERN, raw_key
 
+from stepline.commands._arguments import iso_date
 from stepline.sample_data import write_sales_csv
 
 
@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
             "--rows counts every data row, injected duplicates and bad rows included."
         ),
     )
-    parser.add_argument("--date", required=True, type=_date, help="the sales day, YYYY-MM-DD")
+    parser.add_argument("--date", required=True, type=iso_date, help="the sales day, YYYY-MM-DD")
     parser.add_argument("--store", required=True, help=f"the store id ({STORE_ID_PATTERN})")
     parser.add_argument("--rows", required=True, type=_count, help="data rows to write")
     parser.add_argument(
@@ -41,13 +41,6 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--bad-rows", type=_count, default=0, help="rows breaking the contract")
     parser.set_defaults(handler=run_generate)
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
 def _count(text: str) -> int:

@@ -41,7 +41,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stepline.cli import UsageError
+from stepline.cli import UsageError, one_line_errors
+from stepline.commands._arguments import positive_int
 from stepline.commands._local import (
     day_summary,
     execution_day,
@@ -83,6 +84,7 @@ def land_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    one_line_errors(parser)  # land parses its own arguments: errors as every command's
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a local sales file")
     parser.add_argument(
         "--key",
@@ -93,7 +95,7 @@ def land_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--times",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="deliver each Object Created event N times (default 1)",
@@ -104,16 +106,6 @@ def land_parser() -> argparse.ArgumentParser:
     )
     add_target_arguments(parser)
     return parser
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def pair_files_and_keys(files: list[Path], keys: list[str]) -> list[tuple[Path, str]]:

@@ -18,12 +18,12 @@ succeeded (or were only started, without --wait on AWS), 1 when one did not,
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from dataclasses import asdict
 from typing import Any
 
 from stepline.cli import UsageError
+from stepline.commands._arguments import iso_date_text
 from stepline.commands._target import add_target_arguments, open_target
 
 
@@ -37,20 +37,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "execution", nargs="?", help="an arrival or publish execution (name or ARN)"
     )
-    parser.add_argument("--date", type=_date, help="rerun this date's failed work")
+    parser.add_argument("--date", type=iso_date_text, help="rerun this date's failed work")
     parser.add_argument("--store", action="append", default=[], help="with --date: only this store")
     parser.add_argument("--force", action="store_true", help="rerun an execution that did not fail")
     parser.add_argument("--wait", action="store_true", help="on AWS: wait for the reruns to end")
     parser.add_argument("--json", action="store_true", help="print the reruns as JSON")
     add_target_arguments(parser)
     parser.set_defaults(handler=run_rerun)
-
-
-def _date(text: str) -> str:
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a YYYY-MM-DD date") from None
 
 
 def run_rerun(args: argparse.Namespace) -> int:

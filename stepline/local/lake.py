@@ -97,7 +97,10 @@ class LocalLake:
         remote = {obj["Key"]: obj for obj in self._objects(location.bucket, location.key)}
         base = self.root / location.bucket
         target = base / location.key
-        if location.key.endswith("/") and target.is_dir():
+        # A folder prefix, or the bucket's root (key ""): every file under it that S3 no
+        # longer has goes, so a deletion made through S3 (a Lambda replacing its outputs)
+        # is never brought back by the next session's restore.
+        if (location.key == "" or location.key.endswith("/")) and target.is_dir():
             for path in list(target.rglob("*")):
                 if path.is_file() and path.relative_to(base).as_posix() not in remote:
                     path.unlink()

@@ -111,14 +111,36 @@ class LocalServices:
         self.warehouse_path = Path(warehouse_path)
         self._warehouse: Any = None
         self._athena: Any = None
+        # Executions run side by side in threads. The warehouse is made once for
+        # all of them (two would be two DuckDB writers on one file, each with its
+        # own statement ids).
+        self._services_lock = threading.Lock()
+        # The local copy of the curated zone is rewritten by the EMR step before
+        # it is pushed to S3, and mirrored from S3 (stale files deleted) by the
+        # report query and the Redshift COPY: a mirror of the whole zone while
+        # another date's step has written but not yet pushed would delete that
+        # date's new files. On AWS the step writes S3 directly; here the steps
+        # and readers of the curated zone take turns, each whole.
+        self._curated_lock = threading.RLock()
         self._routes: dict[tuple[str, str], Callable[[TaskInvocation], Any]] = {
             ("lambda", "invoke"): self._invoke_lambda,
             ("glue", "startJobRun"): self._run_glue_job,
-            ("emr", "addStep"): self._run_emr_step,
-            ("redshift-data", "batchExecuteStatement"): self._redshift_batch,
+            ("emr", "addStep"): self._curated_in_turn(self._run_emr_step),
+            ("redshift-data", "batchExecuteStatement"): self._curated_in_turn(self._redshift_batch),
             ("redshift-data", "describeStatement"): self._redshift_describe,
-            ("athena", "startQueryExecution"): self._athena_query,
+            ("athena", "startQueryExecution"): self._curated_in_turn(self._athena_query),
         }
+
+    def _curated_in_turn(
+        self, route: Callable[[TaskInvocation], Any]
+    ) -> Callable[[TaskInvocation], Any]:
+        """``route``, run whole while no other step or reader of the curated zone runs."""
+
+        def in_turn(invocation: TaskInvocation) -> Any:
+            with self._curated_lock:
+                return route(invocation)
+
+        return in_turn
 
     def __call__(self, invocation: TaskInvocation) -> Any:
         route = self._routes.get((invocation.service, invocation.action))
@@ -259,7 +281,9 @@ class LocalServices:
                     }
                 }
             ) from exc
-        self.lake.push(lake_root + sales_lake.curated_day_key(manifest.run_date))
+        self.lake.push(
+            lake_root + sales_lake.curated_generation_key(manifest.run_date, manifest.publish)
+        )
         self.lake.push(lake_root + sales_lake.summary_key(manifest.run_date, manifest.publish))
         return {"Step": {"Id": step_id, "Name": step.get("Name"), "Status": {"State": "COMPLETED"}}}
 
@@ -267,11 +291,12 @@ class LocalServices:
 
     @property
     def warehouse(self) -> Any:
-        if self._warehouse is None:
-            from stepline.local.warehouse import LocalWarehouse
+        with self._services_lock:
+            if self._warehouse is None:
+                from stepline.local.warehouse import LocalWarehouse
 
-            self._warehouse = LocalWarehouse(self.warehouse_path)
-        return self._warehouse
+                self._warehouse = LocalWarehouse(self.warehouse_path)
+            return self._warehouse
 
     def _resolve_s3(self, uri: str) -> str:
         self.lake.pull(uri)

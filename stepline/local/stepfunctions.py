@@ -111,7 +111,9 @@ class Gate:
     machine: str
     state: str
     execution: str | None = None
-    timeout: float = 120.0
+    # A bound on a hang, not a pause: the way to a gate can hold local Spark's
+    # start and real Glue and EMR jobs, minutes on a busy 2-core machine.
+    timeout: float = 600.0
     reached: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     aborted: bool = False

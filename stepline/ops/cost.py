@@ -476,9 +476,9 @@ def run_scenarios(
     stage: str, stores: int, workdir: Path, *, project_root: Path | None = None
 ) -> Scenarios:
     """The three local runs whose histories the estimate counts (see the module docstring)."""
-    from stepline.definition import PROJECT_ROOT
+    from stepline.definition import find_project_root
 
-    config_path = (project_root or PROJECT_ROOT) / MOCK_CONFIG
+    config_path = (project_root or find_project_root()) / MOCK_CONFIG
     config = mock_config_with_retry(json.loads(config_path.read_text(encoding="utf-8")))
 
     def run(name: str, count: int, case: str) -> Scenario:

@@ -297,11 +297,11 @@ class AwsTarget:
         project_root: Path | None = None,
         poll_seconds: float = 10.0,
     ) -> None:
-        from stepline.definition import PROJECT_ROOT, load_stage_config
+        from stepline.definition import find_project_root, load_stage_config
 
         self.stage = stage
         self.poll_seconds = poll_seconds
-        config = load_stage_config(project_root or PROJECT_ROOT, stage)
+        config = load_stage_config(project_root or find_project_root(), stage)
         self.stack_name = config.stack_name
         region = region or config.deploy_parameters.get("region")
         with aws_errors(f"stage {stage}"):

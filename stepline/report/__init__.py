@@ -16,7 +16,7 @@ Typical use after a local run::
     write_html("run-report.html", render_html(definition, timeline, title="Daily sales"))
 """
 
-from stepline.report.html import html_table, json_block, render_html, write_html
+from stepline.report.html import escape, html_table, json_block, render_html, write_html
 from stepline.report.text import format_duration, format_trace
 from stepline.report.timeline import (
     ExecutionStatus,
@@ -34,6 +34,7 @@ __all__ = [
     "StateRun",
     "Timeline",
     "build_timeline",
+    "escape",
     "format_duration",
     "format_trace",
     "html_table",

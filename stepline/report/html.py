@@ -34,7 +34,14 @@ from stepline.report.graph import (
 from stepline.report.text import format_duration, run_mark, shorten
 from stepline.report.timeline import RunOutcome, StateRun, Timeline
 
-__all__ = ["html_table", "json_block", "render_html", "render_state_graph_svg", "write_html"]
+__all__ = [
+    "escape",
+    "html_table",
+    "json_block",
+    "render_html",
+    "render_state_graph_svg",
+    "write_html",
+]
 
 # Payloads bigger than this are cut in the page (the full value stays in the history).
 _MAX_JSON_CHARS = 200_000
@@ -42,9 +49,15 @@ _NAME_CHARS_PER_LINE = 25
 _DETAIL_CHARS = 30
 
 
-def _e(value: Any) -> str:
-    """HTML-escape anything for text and attribute positions (quotes included)."""
+def escape(value: Any) -> str:
+    """HTML-escape anything for text and attribute positions (quotes included).
+
+    The one escaper of every Stepline page (the run report, ``stepline status --html``).
+    """
     return html.escape(str(value), quote=True)
+
+
+_e = escape
 
 
 def _pretty_json(value: Any) -> str:

@@ -164,3 +164,28 @@ def test_endpoint_mode_refuses_a_local_mock_config(capsys):
     )
     assert code == 2
     assert "the endpoint has its own" in capsys.readouterr().err
+
+
+def test_a_second_replay_process_on_one_environment_exits_2_and_changes_nothing(tmp_path):
+    """While another process holds the environment's lock, replay refuses in one line."""
+    import subprocess
+    import sys
+
+    from filelock import FileLock
+
+    folder = tmp_path / "local"
+    (folder / "dev").mkdir(parents=True)
+    with FileLock(str(folder / "dev" / ".lock")):  # the first command, in this process
+        before = sorted(p.name for p in (folder / "dev").iterdir())
+        completed = subprocess.run(
+            [sys.executable, "-m", "stepline.cli", "replay", EVENT, "--local", str(folder),
+             "--file", "events/samples/good.csv"],
+            capture_output=True, text=True, timeout=300, check=False,
+            cwd=Path(__file__).resolve().parents[2],
+        )  # fmt: skip
+        after = sorted(p.name for p in (folder / "dev").iterdir())
+    assert completed.returncode == 2, completed.stderr
+    (line,) = completed.stderr.splitlines()
+    assert "another stepline command is using the local environment" in line
+    assert "Traceback" not in completed.stderr
+    assert after == before  # nothing landed, nothing saved

@@ -146,6 +146,16 @@ def test_quantity_out_of_int32_range_is_rejected(one_row_reasons) -> None:
     ]
 
 
+@pytest.mark.parametrize("quantity", ["9" * 5000, "-" + "9" * 5000, "0" * 5000])
+def test_a_quantity_of_thousands_of_digits_is_a_bad_row_not_a_crash(
+    one_row_reasons, quantity: str
+) -> None:
+    """Past 4300 digits Python refuses int(): the row is still judged, with its reason."""
+    reason = "is not a non-zero integer" if set(quantity) == {"0"} else "is out of range"
+    (found,) = one_row_reasons(quantity=quantity)
+    assert found.startswith("quantity: '") and reason in found
+
+
 @pytest.mark.parametrize("price", ["0", "0.00", "3", "3.5", "3.49", "1234567890.99"])
 def test_prices_with_up_to_two_decimals_are_accepted(one_row_reasons, price: str) -> None:
     """unit_price is a non-negative decimal with at most 2 decimal places."""

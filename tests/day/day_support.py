@@ -74,6 +74,9 @@ def report_day(env: LocalSession, run_date: str = RUN_DATE) -> DayRows:
     record = env.publish_record(run_date)
     assert record is not None and record.get("published_report"), record
     assert env.lake is not None
+    # At the date's one key, a copy the publish made in S3.
+    assert record["published_report"].endswith(f"/reports/latest/daily_sales/date={run_date}.csv")
+    env.lake.pull(record["published_report"])
     with env.lake.path_for(record["published_report"]).open(newline="") as handle:
         return {
             (r["store_id"], r["category"]): (

@@ -289,3 +289,17 @@ class _LambdaContext:
     memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:validate-sales-file"
     aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+
+def test_returned_reasons_are_cut_so_the_result_stays_small(lake) -> None:
+    """Reasons quote values; a 20,000-character one is cut in the result, kept in the rejects."""
+    huge = "X" * 20_000
+    rows = b"".join(CLEAN_ROW.replace(b"store_002", huge.encode(), 1) for _ in range(30))
+    result = validate(lake, lake.land(KEY, HEADER + rows))
+    assert not result.accepted and result.rejected_rows == 30
+    payload = json.dumps(result.model_dump(mode="json"))
+    assert len(payload) < 8 * 1024
+    assert all(len(json.dumps(r.reason)) <= 240 for r in result.reasons)
+    assert all(r.reason.endswith("...") for r in result.reasons if r.line is not None)
+    rejects = lake.read(REJECTS_KEY).decode()
+    assert f"store_id: '{huge}' differs from the key's store 'store_002'" in rejects

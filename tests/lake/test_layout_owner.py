@@ -52,11 +52,15 @@ def test_the_glue_table_has_the_curated_columns_in_order(table) -> None:
     assert [(c["Name"], c["Type"]) for c in columns] == [
         (c.name, c.glue) for c in sales_lake.CURATED_COLUMNS
     ]
-    [partition] = table["TableInput"]["PartitionKeys"]
-    assert (partition["Name"], partition["Type"]) == (
+    day, generation = table["TableInput"]["PartitionKeys"]
+    assert (day["Name"], day["Type"]) == (
         sales_lake.CURATED_PARTITION_KEY.name,
         sales_lake.CURATED_PARTITION_KEY.glue,
     )
+    assert (generation["Name"], generation["Type"]) == (sales_lake.CURATED_GENERATION_KEY, "string")
+    # Injected: Athena refuses a query that does not name the generation it reads.
+    parameters = table["TableInput"]["Parameters"]
+    assert parameters[f"projection.{sales_lake.CURATED_GENERATION_KEY}.type"] == "injected"
 
 
 def test_the_glue_table_reads_the_curated_zone(stack, table) -> None:
@@ -66,7 +70,8 @@ def test_the_glue_table_reads_the_curated_zone(stack, table) -> None:
     descriptor = table["TableInput"]["StorageDescriptor"]
     assert descriptor["Location"] == sales_lake.lake_uri(lake, sales_lake.CURATED_ROOT)
     template = parameters["storage.location.template"].replace("${sale_date}", DAY)
-    assert template == sales_lake.lake_uri(lake, sales_lake.curated_day_key(DAY))
+    template = template.replace("${publish}", PUBLISH)
+    assert template == sales_lake.lake_uri(lake, sales_lake.curated_generation_key(DAY, PUBLISH))
 
 
 def test_the_redshift_tables_have_the_curated_columns(stack) -> None:
@@ -91,15 +96,45 @@ def test_the_redshift_tables_have_the_curated_columns(stack) -> None:
     )
 
 
-def test_the_load_copies_the_curated_day(stack) -> None:
-    """The COPY the publish sends reads exactly sales_lake.curated_day_key of the date."""
+def test_the_load_copies_the_passs_own_curated_generation(stack) -> None:
+    """The COPY the publish sends reads exactly sales_lake.curated_generation_key of the pass."""
     sqls = _evaluate(
-        stack, "SalesPublish", "Load the day into Redshift", ["Arguments", "Sqls"], day=DAY
+        stack,
+        "SalesPublish",
+        "Load the day into Redshift",
+        ["Arguments", "Sqls"],
+        day=DAY,
+        publish=PUBLISH,
     )
     [copy] = [sql for sql in sqls if sql.startswith("COPY")]
     lake = stack.resources["DataLakeBucket"]
     location = re.search(r"FROM '([^']+)'", copy)
-    assert location and location[1] == sales_lake.lake_uri(lake, sales_lake.curated_day_key(DAY))
+    expected = sales_lake.lake_uri(lake, sales_lake.curated_generation_key(DAY, PUBLISH))
+    assert location and location[1] == expected
+
+
+def test_the_report_reads_the_passs_own_generation(stack) -> None:
+    """The report query names the pass's generation, as the table's injected projection needs."""
+    query = _evaluate(
+        stack,
+        "SalesPublish",
+        "Build the daily report",
+        ["Arguments", "QueryString"],
+        day=DAY,
+        publish=PUBLISH,
+    )
+    assert f"WHERE sale_date = '{DAY}' AND publish = '{PUBLISH}'" in query
+
+
+def test_the_latest_report_has_one_key_per_date(stack) -> None:
+    """The day's latest report is copied to sales_lake.latest_report_key and recorded there."""
+    state = "Keep the day's latest report"
+    key = _evaluate(stack, "SalesPublish", state, ["Arguments", "Key"], day=DAY)
+    assert key == sales_lake.latest_report_key(DAY)
+    report = {"output_uri": "s3://lake/reports/daily_sales/date=D/q-1.csv"}
+    assigned = _evaluate(stack, "SalesPublish", state, ["Assign", "report"], day=DAY, report=report)
+    lake = stack.resources["DataLakeBucket"]
+    assert assigned["latest_uri"] == sales_lake.lake_uri(lake, key)
 
 
 @pytest.mark.parametrize(

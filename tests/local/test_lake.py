@@ -62,6 +62,19 @@ def test_buckets_survive_a_session_through_the_folder(tmp_path, s3):
     assert s3.get_object(Bucket="lake", Key="raw/x.csv")["Body"].read() == b"x,y\n"
 
 
+def test_a_deletion_made_through_s3_is_not_restored_by_the_next_session(tmp_path, s3):
+    """save_bucket mirrors deletions at the bucket root too: a deleted object stays deleted."""
+    s3.put_object(Bucket="lake", Key="validated/run=1/a.csv.gz", Body=b"a")
+    s3.put_object(Bucket="lake", Key="keep.txt", Body=b"k")
+    LocalLake(tmp_path, s3).save_bucket("lake")  # session 1 ends
+    s3.delete_object(Bucket="lake", Key="validated/run=1/a.csv.gz")  # session 2 deletes it
+    LocalLake(tmp_path, s3).save_bucket("lake")  # session 2 ends
+    for obj in s3.list_objects_v2(Bucket="lake")["Contents"]:  # a fresh moto for session 3
+        s3.delete_object(Bucket="lake", Key=obj["Key"])
+    assert LocalLake(tmp_path, s3).restore_bucket("lake") == 1
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="lake")["Contents"]] == ["keep.txt"]
+
+
 class CountingS3:
     """Passes calls through to the real client, counting the transfers."""
 

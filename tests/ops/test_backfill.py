@@ -202,7 +202,7 @@ def test_dry_run_prints_the_plan_as_json_and_starts_nothing(capsys, workdir, sal
     [
         (["--from", "2026-11-21", "--to", "2026-11-20"], "is after --to"),
         (["--from", "2024-01-01", "--to", "2026-01-01"], "more than 366 days"),
-        (["--from", "2026-13-01", "--to", "2026-11-20"], "not a YYYY-MM-DD date"),
+        (["--from", "2026-13-01", "--to", "2026-11-20"], "is not a date (YYYY-MM-DD)"),
         (["--from", DAY, "--to", DAY, "--max-active", "0"], "must be at least 1"),
     ],
 )

@@ -503,6 +503,7 @@ COUNT_POLL = "Count the poll"
 WAIT_AGAIN = "Wait before loading again"
 CANCEL = "Cancel the load"
 REPORT = "Build the daily report"
+KEEP_REPORT = "Keep the day's latest report"
 RECORD = "Record the publish"
 RELEASE = "Release the date unless more arrived"
 MANY = "Were there many passes?"
@@ -514,7 +515,7 @@ NOTIFY_PUBLISH_FAILED = "Notify that the publish failed"
 PUBLISH_FAILED = "Publish failed"
 
 LOADED = [TAKE, LIST, MANIFEST, AGGREGATE, SUMMARY, LOAD, WAIT, CHECK, FINISHED]
-PASS = [*LOADED, REPORT, RECORD, RELEASE]
+PASS = [*LOADED, REPORT, KEEP_REPORT, RECORD, RELEASE]
 PUBLISHED = [READ_PUBLISH, *PASS, NOTIFY_PUBLISHED, "Day published"]
 
 
@@ -544,7 +545,11 @@ def assert_published_day(message: dict[str, Any], passes: int) -> None:
     assert message["missing"] == ["store_003", "store_004"]
     assert (message["failed"], message["running"]) == ([], [])
     assert message["passes"] == passes
-    assert message["report_uri"].startswith(f"{LAKE}/reports/daily_sales/date={DAY}/")
+    # The day's latest report at its one key; the Athena run's own file beside it.
+    assert message["report_uri"] == f"{LAKE}/reports/latest/daily_sales/date={DAY}.csv"
+    assert message["report_run_uri"] == f"{LAKE}/reports/daily_sales/date={DAY}/q-0123.csv"
+    generation = f"{LAKE}/curated/daily_sales/sale_date={DAY}/publish={PUBLISHER}-c{passes}/"
+    assert message["curated_uri"] == generation
     # ... and to the Athena query and EMR step of the pass that published.
     console = "https://us-east-1.console.aws.amazon.com"
     assert (message["athena_query_id"], message["emr_step_id"]) == ("q-0123", "s-0123")
@@ -609,8 +614,17 @@ def test_publish_happy_path(run):
         "passes": 1,
         "totals": {"revenue": "1234.50", "units": 40, "orders": 12, "returns": 1},
         "stores_included": ["store_001"],
-        "report_uri": f"{LAKE}/reports/daily_sales/date={DAY}/q-0123.csv",
+        "report_uri": f"{LAKE}/reports/latest/daily_sales/date={DAY}.csv",
     }
+    # The latest report is a copy of this pass's Athena result, at the date's one key.
+    ((_, copy),) = scheduled(run, KEEP_REPORT)
+    assert copy["Key"] == f"reports/latest/daily_sales/date={DAY}.csv"
+    assert copy["CopySource"] == f"{LAKE[5:]}/reports/daily_sales/date={DAY}/q-0123.csv"
+    # The ledger points readers at the pass's curated generation and the latest report.
+    assert recorded.values[":curated"] == (
+        f"{LAKE}/curated/daily_sales/sale_date={DAY}/publish={PUBLISHER}-c1/"
+    )
+    assert recorded.values[":report"] == f"{LAKE}/reports/latest/daily_sales/date={DAY}.csv"
 
 
 @scenario("SalesPublish", "RedshiftRunsThenFinished")
@@ -619,7 +633,7 @@ def test_redshift_still_running_then_finished(run):
     run.assert_status("SUCCEEDED")
     loop = [WAIT, CHECK, FINISHED, COUNT_POLL]
     run.assert_path(
-        READ_PUBLISH, *LOADED[:-3], *loop * 2, WAIT, CHECK, FINISHED, REPORT, RECORD, RELEASE,
+        READ_PUBLISH, *LOADED[:-3], *loop * 2, WAIT, CHECK, FINISHED, *PASS[-4:],
         NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     assert [p["Id"] for _, p in scheduled(run, CHECK)] == ["stmt-0001"] * 3
@@ -632,7 +646,7 @@ def test_a_serialization_conflict_loads_the_day_again(run):
     """A serializable-isolation conflict is waited out and the same batch is sent again."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ_PUBLISH, *LOADED, WAIT_AGAIN, LOAD, WAIT, CHECK, FINISHED, REPORT, RECORD, RELEASE,
+        READ_PUBLISH, *LOADED, WAIT_AGAIN, LOAD, WAIT, CHECK, FINISHED, *PASS[-4:],
         NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     first, second = (p for _, p in scheduled(run, LOAD))
@@ -657,7 +671,7 @@ def test_a_load_that_never_finishes_is_cancelled_after_sixty_polls(run):
     assert cancel == {"Id": "stmt-0001"}
     message = assert_failure_released(run, CHECK, "Stepline.RedshiftLoadTimeout")
     assert "still running after 60 polls; it was cancelled" in message["cause"]
-    run.assert_not_visited(REPORT, RECORD)
+    run.assert_not_visited(REPORT, KEEP_REPORT, RECORD)
 
 
 @scenario("SalesPublish", "EmrStepFails")

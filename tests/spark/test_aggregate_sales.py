@@ -89,7 +89,7 @@ class LocalLake:
 
 
 def curated_rows(spark, lake: Path) -> list[tuple]:
-    folder = lake / sales_lake.curated_day_key(RUN_DATE)
+    folder = lake / sales_lake.curated_generation_key(RUN_DATE, PUBLISH)
     return [tuple(row) for row in spark.read.parquet(str(folder)).collect()]
 
 
@@ -221,17 +221,20 @@ def test_cleaned_generations_become_the_curated_day_in_the_layouts_column_order(
         clean(spark, args, write_metrics=lambda uri, metrics: None)
         key = sales_lake.clean_run_key(RUN_DATE, store_id, run_id)
         store_days.append((store_id, run_id, f"s3://lake/{key}"))
-    curated = lake / sales_lake.curated_day_key(RUN_DATE)
-    other_day = lake / sales_lake.curated_day_key("2026-11-19")
+    curated = lake / sales_lake.curated_generation_key(RUN_DATE, PUBLISH)
+    other_day = lake / sales_lake.curated_generation_key("2026-11-19", "older-c1")
     other_day.mkdir(parents=True)
     (other_day / "part-0.parquet").write_bytes(b"kept as is")
-    curated.mkdir(parents=True)
-    (curated / "part-old.parquet").write_bytes(b"from an earlier publish")
+    # The day's current generation, which readers may be reading while this pass runs.
+    earlier = lake / sales_lake.curated_generation_key(RUN_DATE, "older-c1")
+    earlier.mkdir(parents=True)
+    (earlier / "part-old.parquet").write_bytes(b"from an earlier publish")
 
     summary = LocalLake(lake).run(spark, write_manifest(lake, store_days))
 
     assert summary["rows"] == 2
-    assert not (curated / "part-old.parquet").exists()
+    # Nothing of another generation is deleted or rewritten: the old day stays whole.
+    assert (earlier / "part-old.parquet").read_bytes() == b"from an earlier publish"
     assert (other_day / "part-0.parquet").read_bytes() == b"kept as is"
     written = spark.read.parquet(str(curated))
     assert [(f.name, f.dataType.simpleString()) for f in written.schema.fields] == [
@@ -329,9 +332,10 @@ def test_run_writes_the_day_summary_at_the_layouts_key(spark, lake) -> None:
 @pytest.mark.spark
 def test_an_empty_manifest_publishes_an_empty_day(spark, lake) -> None:
     """With every store rejected the day is one column-only Parquet file and a zero summary."""
-    curated = lake / sales_lake.curated_day_key(RUN_DATE)
-    curated.mkdir(parents=True)
-    (curated / "part-old.parquet").write_bytes(b"from an earlier publish")
+    curated = lake / sales_lake.curated_generation_key(RUN_DATE, PUBLISH)
+    earlier = lake / sales_lake.curated_generation_key(RUN_DATE, "older-c1")
+    earlier.mkdir(parents=True)
+    (earlier / "part-old.parquet").write_bytes(b"from an earlier publish")
 
     # The default reader and writer (Spark and Hadoop) on plain local paths.
     summary = run(spark, write_manifest(lake, []), str(lake))
@@ -346,6 +350,7 @@ def test_an_empty_manifest_publishes_an_empty_day(spark, lake) -> None:
     written = spark.read.parquet(str(curated))
     assert tuple(written.columns) == CURATED_COLUMNS
     assert written.count() == 0
+    assert (earlier / "part-old.parquet").read_bytes() == b"from an earlier publish"
 
 
 @pytest.mark.spark
@@ -362,7 +367,7 @@ def test_run_refuses_a_clean_uri_that_is_not_the_stores_generation(spark, lake) 
 @pytest.mark.spark
 def test_run_fails_when_a_listed_generation_is_missing(spark, lake) -> None:
     """A generation the manifest lists but the lake lacks fails the step, the day untouched."""
-    curated = lake / sales_lake.curated_day_key(RUN_DATE)
+    curated = lake / sales_lake.curated_generation_key(RUN_DATE, "older-c1")
     curated.mkdir(parents=True)
     (curated / "part-0.parquet").write_bytes(b"the published day")
     missing = f"s3://lake/{sales_lake.clean_run_key(RUN_DATE, '0042', 'arrival-1')}"

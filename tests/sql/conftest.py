@@ -31,9 +31,12 @@ def substitutions() -> dict[str, str]:
     }
 
 
+#: The publish pass whose curated generation the SQL tests write and read.
+PUBLISH = "2026-11-20_publish_1_abcd1234-c1"
+
 #: (store_id, category, revenue, units, orders, returns): the curated file layout.
 CuratedRow = tuple[str, str, Decimal, int, int, int]
-CuratedWriter = Callable[[str, Sequence[CuratedRow]], Path]
+CuratedWriter = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")
@@ -67,13 +70,14 @@ def resolve_s3(lake: Path) -> Callable[[str], str]:
 
 @pytest.fixture
 def write_curated(lake: Path) -> CuratedWriter:
-    """Write one day of curated Parquet (the EMR step's output) with DuckDB; returns the folder.
+    """Write one pass's curated generation of a day (the EMR step's output) with DuckDB.
 
-    A previous file of the same day is removed first, as the step's overwrite does.
+    Returns the folder, ``curated/daily_sales/sale_date=D/publish=P/``. A previous file
+    of the same generation is removed first, as the step's overwrite does.
     """
 
-    def write(run_date: str, rows: Sequence[CuratedRow]) -> Path:
-        folder = lake / "curated/daily_sales" / f"sale_date={run_date}"
+    def write(run_date: str, rows: Sequence[CuratedRow], publish: str = PUBLISH) -> Path:
+        folder = lake / "curated/daily_sales" / f"sale_date={run_date}" / f"publish={publish}"
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("*.parquet"):
             old.unlink()

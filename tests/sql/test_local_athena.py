@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from conftest import PUBLISH
+
 from stepline.local.warehouse import LocalAthena, load_sql_file
 
 DAY = "2026-11-20"
@@ -26,7 +28,10 @@ def test_the_report_returns_the_days_rows_and_writes_the_csv(
         ],
     )
     (query,) = load_sql_file(
-        sql_dir / "athena/daily_report.sql", run_date=DAY, substitutions=substitutions
+        sql_dir / "athena/daily_report.sql",
+        run_date=DAY,
+        substitutions=substitutions,
+        publish=PUBLISH,
     )
     output_dir = lake / f"reports/daily_sales/date={DAY}"
 
@@ -75,3 +80,24 @@ def test_a_failing_query_is_reported_failed_without_a_result_file(
     assert "no_such_column" in status["StateChangeReason"]
     assert result["Rows"] == []
     assert not output_dir.exists()
+
+
+def test_the_report_reads_only_the_generation_it_names(
+    lake: Path, write_curated, sql_dir: Path, substitutions: dict[str, str]
+) -> None:
+    """Two passes' generations of one day sit side by side; the report reads its own only."""
+    write_curated(DAY, [("0042", "Toys", Decimal("1.00"), 1, 1, 0)], publish="old-c1")
+    write_curated(DAY, [("0042", "Toys", Decimal("7.00"), 7, 7, 0)])
+    (query,) = load_sql_file(
+        sql_dir / "athena/daily_report.sql",
+        run_date=DAY,
+        substitutions=substitutions,
+        publish=PUBLISH,
+    )
+    result = LocalAthena().start_query_execution(
+        query,
+        database_tables={"stepline_sales_test.daily_sales": str(lake / "curated/daily_sales")},
+        output_dir=str(lake / "reports"),
+        output_uri=OUTPUT_URI,
+    )
+    assert [(r["store_id"], r["revenue"]) for r in result["Rows"]] == [("0042", "7.00")]

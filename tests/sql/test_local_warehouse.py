@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import PUBLISH
 
 from stepline.local.warehouse import (
     LocalWarehouse,
@@ -38,14 +39,15 @@ def load_day(
     sql_dir: Path,
     substitutions: dict[str, str],
     resolve_s3: Callable[[str], str],
-) -> Callable[[str], dict]:
+) -> Callable[..., dict]:
     """Send the reviewed load for one day, as the state machine does; returns DescribeStatement."""
 
-    def load(run_date: str) -> dict:
+    def load(run_date: str, publish: str = PUBLISH) -> dict:
         sqls = load_sql_file(
             sql_dir / "redshift/load_daily_sales.sql",
             run_date=run_date,
             substitutions=substitutions,
+            publish=publish,
         )
         statement_id = warehouse.batch_execute(
             sqls, resolve_s3=resolve_s3, statement_name=f"stepline-load-daily-sales-{run_date}"
@@ -98,7 +100,7 @@ def test_running_the_same_load_twice_keeps_one_copy(warehouse, load_day, write_c
 
 
 def test_a_rerun_replaces_the_day_and_leaves_other_days(warehouse, load_day, write_curated) -> None:
-    """New curated data for a day replaces that day's rows; the other days keep theirs."""
+    """A later pass's generation of a day replaces that day's rows; other days keep theirs."""
     write_curated(DAY_BEFORE, [("0042", "Toys", Decimal("9.00"), 9, 9, 0)])
     write_curated(
         DAY,
@@ -107,8 +109,10 @@ def test_a_rerun_replaces_the_day_and_leaves_other_days(warehouse, load_day, wri
     load_day(DAY_BEFORE)
     load_day(DAY)
 
-    write_curated(DAY, [("0042", "Toys", Decimal("5.00"), 5, 2, 0)])
-    assert load_day(DAY)["Status"] == "FINISHED"
+    # The next pass writes its own generation beside the first, which stays whole.
+    later = write_curated(DAY, [("0042", "Toys", Decimal("5.00"), 5, 2, 0)], publish="next-c2")
+    assert load_day(DAY, "next-c2")["Status"] == "FINISHED"
+    assert (later.parent / f"publish={PUBLISH}").is_dir()
 
     assert warehouse.query(READ_BACK) == [
         row(DAY_BEFORE, "0042", "Toys", "9.00", 9, 9, 0),
@@ -202,3 +206,8 @@ def test_split_and_render_respect_quotes_and_comments() -> None:
     )
     with pytest.raises(KeyError, match="RedshiftSchema"):
         render_sql("${RedshiftSchema}.t", run_date=DAY, substitutions={})
+    with pytest.raises(KeyError, match="publish"):
+        render_sql("publish={publish}/", run_date=DAY, substitutions={})
+    assert render_sql("publish={publish}/", run_date=DAY, substitutions={}, publish="p-c1") == (
+        "publish=p-c1/"
+    )

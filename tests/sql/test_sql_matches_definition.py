@@ -73,7 +73,14 @@ def render(path: Path, stage: str) -> list[str]:
     missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
     assert not missing, f"{path.name} uses placeholders the publish does not have: {missing}"
     text = re.sub(r"\$\{(\w+)\}", lambda m: substitutions[m.group(1)], text)
+    text = text.replace("{publish}", _publish(stage))
     return split_sql_statements(text.replace("{run_date}", RUN_DATE))
+
+
+def _publish(stage: str) -> str:
+    """The pass id of the mocked publish: the name of the manifest it wrote."""
+    key = _sent(stage, "Write the publish manifest")["Key"]
+    return str(key).rsplit("/", 1)[-1].removesuffix(".json")
 
 
 # --------------------------------------------------------------------------- comparison
@@ -83,6 +90,7 @@ _TOKEN_RE = re.compile(
       | "(?:[^"]|"")*"      # a quoted identifier
       | \$\{\w+\}           # a deploy-time placeholder
       | \{run_date\}        # the run date
+      | \{publish\}         # the publish pass
       | [A-Za-z_][\w$]*     # a word
       | \d+(?:\.\d+)?       # a number
       | \S                  # any other symbol

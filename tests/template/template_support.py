@@ -22,10 +22,12 @@ from stepline.definition import (
 SKIP_SAM_VARIABLE = "STEPLINE_SKIP_SAM"
 
 
-def resolver_for(template: dict[str, Any], stage: str) -> TemplateResolver:
-    """A resolver with the stage's samconfig parameters, as load_deployed_stack uses."""
+def resolver_for(template: dict[str, Any], stage: str, **overrides: str) -> TemplateResolver:
+    """A resolver with the stage's samconfig parameters (and ``overrides``), as deployed."""
     config = load_stage_config(PROJECT_ROOT, stage)
-    parameters = stage_parameter_values(template, config.parameter_overrides, stage=stage)
+    parameters = stage_parameter_values(
+        template, {**config.parameter_overrides, **overrides}, stage=stage
+    )
     return TemplateResolver(template, parameters, stack_name=config.stack_name)
 
 

@@ -29,6 +29,7 @@ DOCUMENTED_WILDCARDS = {
     "the account keeps kms:* so the key can never become unmanageable",
     ("PipelineKey", "CloudWatchAlarmsPublishToEncryptedTopic"): "key policy: Resource '*'",
     ("PipelineKey", "CloudWatchLogsEncryptGlueJobLogs"): "key policy: Resource '*'",
+    ("PipelineKey", "CloudWatchLogsEncryptTheStacksLogGroups"): "key policy: Resource '*'",
     ("SalesPublishStateMachine", "PollOwnRedshiftStatements"): "DescribeStatement and "
     "CancelStatement have no resource-level permissions; a statement-owner condition narrows it",
     ("SalesArrivalStarterStateMachine", "CountDuplicateDeliveries"): "PutMetricData has no "
@@ -70,6 +71,8 @@ ASL_RESOURCE_ACTIONS: dict[str, set[str]] = {
     },
     "arn:aws:states:::aws-sdk:s3:getObject": {"s3:GetObject"},
     "arn:aws:states:::aws-sdk:s3:putObject": {"s3:PutObject"},
+    # CopyObject reads the source and writes the copy (the day's latest report).
+    "arn:aws:states:::aws-sdk:s3:copyObject": {"s3:GetObject", "s3:PutObject"},
     "arn:aws:states:::elasticmapreduce:addStep.sync": {
         "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep",
         "elasticmapreduce:CancelSteps",
@@ -377,14 +380,18 @@ def test_the_publish_s3_grants_are_manifests_curated_reads_and_reports(
 @pytest.mark.parametrize(
     ("stage", "expected"),
     [
-        ("dev", "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/*"),
+        (
+            "dev",
+            "arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/"
+            "11111111-2222-3333-4444-000000000001",
+        ),
         ("prod", "arn:aws:redshift:us-east-1:123456789012:cluster:stepline-prod"),
     ],
 )
 def test_redshift_grant_follows_the_target_type(
     stage: str, expected: str, template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
-    """BatchExecuteStatement targets the serverless workgroups (dev) or the exact cluster (prod)."""
+    """BatchExecuteStatement targets exactly the serverless workgroup (dev) or cluster (prod)."""
     grants = _grants(resolver_for(template, stage), resources, "SalesPublishStateMachine")
     assert grants["redshift-data:BatchExecuteStatement"] == [expected]
 
@@ -515,3 +522,13 @@ def test_emr_instance_policy_exists_only_when_a_role_is_named(
     resources = {statement["Resource"] for statement in policy["PolicyDocument"]["Statement"]}
     assert "arn:aws:s3:::stepline-sales-prod-artifacts-123456789012-us-east-1/emr/*" in resources
     assert "arn:aws:s3:::stepline-sales-prod-lake-123456789012-us-east-1/curated/*" in resources
+
+
+def test_a_serverless_target_must_name_its_workgroup_id(template: dict[str, Any]) -> None:
+    """A template Rule refuses a serverless target without RedshiftWorkgroupId."""
+    rule = template["Rules"]["ServerlessTargetNamesItsWorkgroupId"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "RedshiftTargetType"}, "serverless"]}
+    (assertion,) = rule["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "RedshiftWorkgroupId"}, ""]}]
+    }

@@ -21,8 +21,83 @@ def _of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
 
 
 def test_the_template_has_exactly_the_three_buckets(resources: dict[str, Any]) -> None:
-    """Raw, data-lake and artifacts buckets, nothing else."""
-    assert set(_of_type(resources, "AWS::S3::Bucket")) == set(BUCKETS)
+    """Raw, data-lake and artifacts buckets, and the access-log bucket (unless one is given)."""
+    assert set(_of_type(resources, "AWS::S3::Bucket")) == {*BUCKETS, "AccessLogsBucket"}
+    assert resources["AccessLogsBucket"]["Condition"] == "CreateAccessLogsBucket"
+
+
+@pytest.mark.parametrize("bucket", BUCKETS)
+@pytest.mark.parametrize("given", ["", "central-access-logs"])
+def test_every_bucket_logs_its_access(bucket: str, given: str, template: dict[str, Any]) -> None:
+    """Server access logs go to the stack's log bucket, or to AccessLogsBucketName when set."""
+    resolver = resolver_for(template, "dev", AccessLogsBucketName=given)
+    logging = resolver.resolve(resolver.resources[bucket]["Properties"]["LoggingConfiguration"])
+    own = resolver.physical_name("AccessLogsBucket")
+    assert logging["DestinationBucketName"] == (given or own)
+    assert logging["LogFilePrefix"] == f"s3/{resolver.physical_name(bucket)}/"
+    assert resolver.is_deployed("AccessLogsBucket") is (given == "")
+
+
+def test_only_s3_logging_may_write_the_access_logs_of_the_stacks_buckets(
+    dev: TemplateResolver,
+) -> None:
+    """The log bucket's policy lets logging.s3.amazonaws.com write for the three buckets only."""
+    policy = dev.resolve(dev.resources["AccessLogsBucketPolicy"]["Properties"])["PolicyDocument"]
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert allow["Action"] == "s3:PutObject"
+    assert allow["Resource"] == f"arn:aws:s3:::{dev.physical_name('AccessLogsBucket')}/s3/*"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert sorted(allow["Condition"]["ArnLike"]["aws:SourceArn"]) == sorted(
+        f"arn:aws:s3:::{dev.physical_name(bucket)}" for bucket in BUCKETS
+    )
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "parameter", "default"),
+    [
+        ("quarantine/", "QuarantineRetentionDays", 400),
+        ("reports/daily_sales/", "ReportRunsRetentionDays", 30),
+    ],
+)
+def test_the_lake_expires_quarantine_and_report_runs(
+    prefix: str, parameter: str, default: int, resources: dict[str, Any], template: dict[str, Any]
+) -> None:
+    """quarantine/ and each Athena run of a report expire; the latest report is outside them."""
+    rules = resources["DataLakeBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Prefix") == prefix]
+    assert rule["Status"] == "Enabled"
+    assert rule["ExpirationInDays"] == {"Ref": parameter}
+    assert template["Parameters"][parameter]["Default"] == default
+    from emr_jobs import sales_lake
+
+    assert not sales_lake.LATEST_REPORTS_ROOT.startswith(prefix)
+    assert sales_lake.REPORTS_ROOT.startswith(prefix) or prefix == "quarantine/"
+    # Only these two prefixes expire: clean and curated generations stay (readers point at them).
+    expiring = [r.get("Prefix") for r in rules if "ExpirationInDays" in r]
+    assert sorted(expiring) == ["quarantine/", "reports/daily_sales/"]
+
+
+def test_every_log_group_is_encrypted_with_the_stacks_key_and_kept_by_stage(
+    resources: dict[str, Any], dev: TemplateResolver
+) -> None:
+    """Each log group has its stage's retention and the pipeline key, whose policy allows it."""
+    groups = _of_type(resources, "AWS::Logs::LogGroup")
+    assert len(groups) >= 8
+    key = dev.resolve(resources["PipelineKey"]["Properties"])["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in key if s.get("Sid") == "CloudWatchLogsEncryptTheStacksLogGroups"]
+    allowed = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    for logical_id, group in groups.items():
+        properties = group["Properties"]
+        assert properties["KmsKeyId"] == {"Fn::GetAtt": ["PipelineKey", "Arn"]}, logical_id
+        assert properties["RetentionInDays"] == {
+            "Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, "LogRetentionDays"]
+        }
+        name = dev.resolve(properties["LogGroupName"])
+        arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}"
+        assert any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), arn) for p in allowed), arn
 
 
 @pytest.mark.parametrize("bucket", BUCKETS)
@@ -412,7 +487,7 @@ def test_clean_job_runs_the_local_script_on_glue_5(resources: dict[str, Any]) ->
 
 
 def test_daily_sales_table_matches_the_curated_layout(dev: TemplateResolver) -> None:
-    """Parquet over curated/daily_sales/, the six columns, sale_date projected by day since 2020."""
+    """Parquet over curated/daily_sales/, the six columns, sale_date by day, publish injected."""
     table = dev.resolve(dev.resources["DailySalesTable"]["Properties"])
     database = dev.resolve(dev.resources["SalesCatalogDatabase"]["Properties"])
     assert database["DatabaseInput"]["Name"] == "stepline_sales_dev"
@@ -431,15 +506,19 @@ def test_daily_sales_table_matches_the_curated_layout(dev: TemplateResolver) -> 
         ("orders", "bigint"),
         ("returns", "bigint"),
     ]
-    assert table_input["PartitionKeys"] == [{"Name": "sale_date", "Type": "string"}]
+    assert table_input["PartitionKeys"] == [
+        {"Name": "sale_date", "Type": "string"},
+        {"Name": "publish", "Type": "string"},
+    ]
     parameters = table_input["Parameters"]
     assert parameters["projection.enabled"] == "true"
     assert parameters["projection.sale_date.type"] == "date"
     assert parameters["projection.sale_date.format"] == "yyyy-MM-dd"
     assert parameters["projection.sale_date.range"] == "2020-01-01,NOW"
+    assert parameters["projection.publish.type"] == "injected"
     assert (
         parameters["storage.location.template"]
-        == f"{lake}/curated/daily_sales/sale_date=${{sale_date}}/"
+        == f"{lake}/curated/daily_sales/sale_date=${{sale_date}}/publish=${{publish}}/"
     )
 
 
