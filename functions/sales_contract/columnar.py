@@ -575,7 +575,9 @@ _CLOCK_SLACK = _EXACT * 3 + _UP_TO_2 + _DIGIT + _EXACT + _UP_TO_5 + _DIGIT
 # From its 17th byte: ":SSZ", ":SS+HH:M" (the sign and the last digit apart), ":SS".
 _SECONDS_Z = _lanes_template(b":00Z", _EXACT + _UP_TO_5 + _DIGIT + _EXACT)
 _SECONDS_OFFSET = _lanes_template(
-    b":00\000:0", _EXACT + _UP_TO_5 + _DIGIT + b"\0" + _UP_TO_2 + _DIGIT + _EXACT + _UP_TO_5
+    # (b"\0" then "00": an octal escape "\000" would swallow the hour's digits.)
+    b":00" + b"\0" + b"00:0",
+    _EXACT + _UP_TO_5 + _DIGIT + b"\0" + _UP_TO_2 + _DIGIT + _EXACT + _UP_TO_5,
 )
 _SECONDS = _lanes_template(b":00", _EXACT + _UP_TO_5 + _DIGIT)
 # An offset's "HH:MM".
