@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -87,6 +87,14 @@ U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
+class Writable(Protocol):
+    """Where the good rows go: a file, or a stream that uploads as it is written."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
 #: A callable that opens the object's bytes from their start, as stored.
 Opener = Callable[[], AbstractContextManager[Readable]]
 
@@ -96,11 +104,11 @@ def validate_sales_object(
     key: RawSalesKey,
     *,
     max_reject_ratio: float = DEFAULT_MAX_REJECT_RATIO,
-    good_rows_out: IO[bytes] | None = None,
+    good_rows_out: Writable | None = None,
     rejects_out: IO[bytes] | None = None,
     max_reasons: int = 20,
     gzip_level: int = GOOD_ROWS_GZIP_LEVEL,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> ValidationReport:
     """Validate one sales object and return the verdict the reference gives.
 
@@ -123,7 +131,7 @@ def validate_sales_object(
         binary, looks_gzipped = opened
         validator = _ColumnarValidation(
             binary, key, report, looks_gzipped, good_rows_out, rejects_out, max_reasons,
-            gzip_level, block_bytes,
+            gzip_level, BLOCK_BYTES if block_bytes is None else block_bytes,
         )
         try:
             validator.run()
@@ -161,7 +169,7 @@ class _ColumnarValidation:
         key: RawSalesKey,
         report: ValidationReport,
         looks_gzipped: bool,
-        good_rows_out: IO[bytes] | None,
+        good_rows_out: Writable | None,
         rejects_out: IO[bytes] | None,
         max_reasons: int,
         gzip_level: int,
@@ -994,7 +1002,7 @@ def _ranges(first: I64, length: I64) -> I64:
 class _GoodRows:
     """The good rows as gzip CSV: runs of bytes, and the reference's rows, in order."""
 
-    def __init__(self, out: IO[bytes], level: int) -> None:
+    def __init__(self, out: Writable, level: int) -> None:
         self._pipe = _GzipPipe(out, level)
         self._text = io.StringIO()
         writer = csv.writer(self._text, lineterminator="\n")
@@ -1021,7 +1029,7 @@ class _GoodRows:
 class _GzipPipe:
     """Compresses what it is given on a thread of its own (zlib releases the GIL)."""
 
-    def __init__(self, out: IO[bytes], level: int) -> None:
+    def __init__(self, out: Writable, level: int) -> None:
         # No file name and no mtime in the gzip header: same input, same bytes.
         self._gzip = gzip.GzipFile(
             filename="", fileobj=out, mode="wb", compresslevel=level, mtime=0
