@@ -50,6 +50,10 @@ def _traced(handler: Handler) -> Handler:
     """
     from aws_lambda_powertools import Tracer
 
+    # Powertools' own rule (POWERTOOLS_TRACE_DISABLED, or outside Lambda, or SAM
+    # local); a Tracer made disabled would still load the SDK.
+    if Tracer._is_tracer_disabled():
+        return handler
     traced: Handler = Tracer().capture_lambda_handler(handler)
     return traced
 

@@ -28,10 +28,20 @@ def test_importing_the_validation_handler_loads_neither_numpy_nor_xray() -> None
     assert not {"numpy", "aws_xray_sdk", "sales_contract.columnar"} & modules
 
 
-def test_the_first_invocation_makes_the_tracer() -> None:
-    """The handler wraps itself in the Tracer once; later calls reuse it."""
-    modules = _modules_after(
-        "import validate_sales_file.app as app; "
+def _first_invocation(environ: str) -> set[str]:
+    return _modules_after(
+        f"import os; os.environ.update(dict({environ})); import validate_sales_file.app as app; "
         "assert app._traced(app._measured_handler) is app._traced(app._measured_handler)"
     )
-    assert "aws_xray_sdk" in modules
+
+
+def test_the_first_invocation_in_lambda_makes_the_tracer() -> None:
+    """In the Lambda runtime the handler wraps itself in the Tracer, once."""
+    assert "aws_xray_sdk" in _first_invocation("LAMBDA_TASK_ROOT='/var/task'")
+
+
+def test_with_tracing_off_the_xray_sdk_is_never_loaded() -> None:
+    """POWERTOOLS_TRACE_DISABLED (and any run outside Lambda) skips the Tracer altogether."""
+    environ = "LAMBDA_TASK_ROOT='/var/task', POWERTOOLS_TRACE_DISABLED='true'"
+    assert "aws_xray_sdk" not in _first_invocation(environ)
+    assert "aws_xray_sdk" not in _first_invocation("")
