@@ -4,7 +4,7 @@
 :func:`sales_contract.validation.validate_sales_stream`, gives (verdict, counts,
 every reason with its line and column, the good rows and the rejects), but
 judges the rows in blocks of a few MB with vectorised numpy checks instead of a
-Python call per row. ``docs/performance.md`` explains the design; in short:
+Python call per row. README "Performance" gives its measured speed; the design:
 
 * The decompressed bytes are read ahead by a thread (zlib and file reads release
   the GIL) and cut into blocks of whole lines.
