@@ -207,12 +207,16 @@ def validate_sales_stream(
 
 
 def open_sales_bytes(
-    raw: Readable, key: RawSalesKey, report: ValidationReport
+    raw: Readable,
+    key: RawSalesKey,
+    report: ValidationReport,
+    gzip_reader: Callable[..., io.BufferedIOBase] = gzip.GzipFile,
 ) -> tuple[io.BufferedIOBase, bool] | None:
     """The object's (decompressed) bytes and whether a ``.csv`` looks gzipped.
 
     ``None`` when the object is rejected before its first line: it is empty, or a
     ``.csv.gz`` key does not hold gzip (the problem is added to ``report``).
+    ``gzip_reader(fileobj=..., mode="rb")`` decompresses a ``.csv.gz``.
     """
     buffered = io.BufferedReader(_RawStream(raw), buffer_size=_READ_BUFFER_BYTES)
     first_bytes = buffered.peek(2)[:2]
@@ -229,7 +233,7 @@ def open_sales_bytes(
             )
             report.file_problems.append(Problem(None, None, reason))
             return None
-        binary = gzip.GzipFile(fileobj=buffered, mode="rb")
+        binary = gzip_reader(fileobj=buffered, mode="rb")
     return binary, not key.compressed and first_bytes == _GZIP_MAGIC
 
 

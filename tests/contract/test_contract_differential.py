@@ -226,3 +226,28 @@ def test_generated_sales_files_give_the_reference_verdict(tmp_path: Path) -> Non
     outcome = assert_same(data, key, 0.05, block_bytes=64 * 1024)
     assert outcome["rejected_rows"] == 200
     assert_same(gzip.compress(data), key + ".gz", 0.05, block_bytes=64 * 1024)
+
+
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "trailing", "crc"])
+def test_a_broken_gzip_gives_the_reference_verdict(damage: str) -> None:
+    """ISA-L (the columnar engine's gzip reader) meeting a broken stream leaves the verdict
+    to the reference's zlib: a corrupted deflate block, a cut, trailing bytes, a bad CRC."""
+    rng = random.Random(damage)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in range(20_000):
+        writer.writerow([f"o-{row}", "store_001", "2026-11-20T10:00:00Z", f"S{rng.randrange(99)}",
+                         "Grocery", str(rng.randrange(1, 9)), "2.50"])
+    data = bytearray(gzip.compress(out.getvalue().encode()))
+    if damage == "flipped":
+        for at in range(len(data) // 2, len(data) // 2 + 16):
+            data[at] ^= 0xFF
+    elif damage == "truncated":
+        del data[len(data) * 2 // 3 :]
+    elif damage == "trailing":
+        data += b"garbage"
+    else:
+        data[-8] ^= 0x01
+    outcome = assert_same(bytes(data), "sales/date=2026-11-20/store=store_001/broken.csv.gz")
+    assert outcome["accepted"] is False
