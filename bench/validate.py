@@ -49,7 +49,11 @@ ROWS_PER_MB = 10_880
 
 
 def run_once(command: Sequence[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one whole process."""
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one whole process.
+
+    Only ``stepline validate`` may exit 1 (a rejected file); any other command
+    must exit 0, or its figures would be those of a run cut short.
+    """
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT
@@ -58,7 +62,8 @@ def run_once(command: Sequence[str], env: dict[str, str] | None = None) -> dict[
     wall = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     errors = process.stderr.read().decode() if process.stderr else ""
-    if process.returncode not in (0, 1):  # validate exits 1 for a rejected file
+    allowed = (0, 1) if "validate" in command else (0,)
+    if process.returncode not in allowed:
         raise RuntimeError(f"{command} exited {process.returncode}: {errors[-2000:]}")
     return {
         "wall_s": wall,
@@ -103,7 +108,12 @@ def generate(directory: Path, megabytes: int) -> tuple[Path, Path]:
 
 def validate_commands(plain: Path, compressed: Path, reference: bool) -> dict[str, list[str]]:
     stepline = [PYTHON, "-m", "stepline.cli", "validate"]
-    read_csv = "import pyarrow.csv as c, sys; c.read_csv(sys.argv[1])"
+    # The generated file has rows with a wrong field count, which read_csv refuses
+    # by default (it would stop at the first, a fraction into the file): skipped.
+    read_csv = (
+        "import pyarrow.csv as c, sys; c.read_csv(sys.argv[1], "
+        "parse_options=c.ParseOptions(invalid_row_handler=lambda row: 'skip'))"
+    )
     commands = {
         "validate plain": [*stepline, str(plain), "--key", KEY, "--json"],
         "pyarrow plain": [PYTHON, "-c", read_csv, str(plain)],
