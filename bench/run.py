@@ -10,6 +10,12 @@ Measured side by side in one run, on whatever machine runs it:
    included. Target: at most 10 s.
 3. ``demo``: ``stepline demo`` end to end in a fresh interpreter (Spark start,
    four store files, every step locally). Reported, no target.
+4. With ``--validate`` (or on its own, ``bench/validate.py``): validation
+   throughput against ``pyarrow.csv.read_csv``, the Lambda path on a moto S3
+   server against the CLI, and each Lambda handler's import against
+   ``import boto3`` (``--validate-mb`` sets the generated file's size).
+5. With ``--clean`` (or ``bench/clean.py``): the Glue clean job on the local
+   SparkSession at 100k and 1M rows.
 
 Benchmarks, not tests: a noisy machine moves the figures, so nothing here
 fails a build. Results are printed and written to ``bench/results/``.
@@ -98,6 +104,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--validate", action="store_true", help="also run bench/validate.py")
+    parser.add_argument("--validate-mb", type=int, default=200)
+    parser.add_argument("--clean", action="store_true", help="also run bench/clean.py")
     args = parser.parse_args()
     os.chdir(ROOT)
     results: dict[str, object] = {
@@ -123,6 +132,12 @@ def main() -> int:
     (out / f"bench-{results['when']}.json".replace(":", "")).write_text(
         json.dumps(results, indent=2)
     )
+    # Separate scripts, each printing its own figures and writing its own results.
+    if args.validate:
+        validate = [sys.executable, "bench/validate.py", "--mb", str(args.validate_mb)]
+        subprocess.run(validate, cwd=ROOT, check=True)
+    if args.clean:
+        subprocess.run([sys.executable, "bench/clean.py"], cwd=ROOT, check=True)
     return 0
 
 

@@ -43,7 +43,20 @@ class UsageError(Exception):
     """A wrong argument or an environment a command cannot work in: exit 2, one line."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(module_name: str) -> str:
+    """The command a module registers: its name, with dashes (check_deadline -> check-deadline)."""
+    return module_name.rsplit(".", 1)[1].replace("_", "-")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of command ``only`` when it is one.
+
+    Importing a command's module imports what it needs (boto3, moto, Spark...):
+    a command named on the command line starts without the others' imports
+    (``stepline validate`` would otherwise spend more time importing than
+    validating a 100 MB file).
+    """
+    modules = [name for name in COMMAND_MODULES if command_name(name) == only]
     parser = argparse.ArgumentParser(
         prog="stepline",
         description="Stepline: the daily sales pipeline on AWS Step Functions, runnable locally.",
@@ -52,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show the traceback of an unexpected error"
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for module_name in modules or COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     for command in subparsers.choices.values():
         one_line_errors(command)
@@ -87,8 +100,10 @@ def _environment_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    # The only option before a command is --debug, so the first word is the command.
+    named = next((word for word in argv if not word.startswith("-")), None)
+    parser = build_parser(named)
     args = parser.parse_args(argv)
     # A command that parses its own arguments (land) still sees --debug here.
     debug = bool(getattr(args, "debug", False)) or "--debug" in argv

@@ -27,11 +27,10 @@ quoting state are tracked until it ends.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 #: A physical line (its LF included) longer than this rejects the file: no
 #: sales row comes near it, and it bounds what one read may hold.
@@ -60,6 +59,12 @@ TEXT_AFTER_QUOTE_REASON: Final = (
     'text after the closing quote: a quoted value must be followed by a comma '
     'or the end of the line (write "" for a quote inside it)'
 )
+
+
+class LineSource(Protocol):
+    """What :class:`RecordReader` reads from: a binary stream's ``readline``."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
 
 
 class FileProblem(Exception):
@@ -229,11 +234,19 @@ class RecordReader:
     :class:`FileProblem` for a line over :data:`MAX_LINE_BYTES`, bytes that are
     not UTF-8, and a quoted value still open at the end of the file. ``lines``
     is the number of physical lines once iteration has finished.
+
+    ``first_line`` is the number of the first line ``binary`` holds: the columnar
+    validator (:mod:`sales_contract.columnar`) hands this reader the lines it
+    does not judge itself, in the middle of a file. ``binary`` needs only
+    ``readline(limit)``; the reader never reads past the record it yields last.
     """
 
-    def __init__(self, binary: io.BufferedIOBase, *, looks_gzipped: bool = False) -> None:
+    def __init__(
+        self, binary: LineSource, *, looks_gzipped: bool = False, first_line: int = 1
+    ) -> None:
         self._binary = binary
         self._looks_gzipped = looks_gzipped
+        self._first_line = first_line
         self.lines = 0
 
     def __iter__(self) -> Iterator[tuple[int, int, Record]]:
@@ -241,7 +254,7 @@ class RecordReader:
         # files with millions of lines.
         readline = self._binary.readline
         split = _CsvSplitter().split
-        line = 0
+        line = self._first_line - 1
         # The record being assembled across lines (only while a quote is open).
         inside = False
         start = size = 0

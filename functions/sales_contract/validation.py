@@ -28,7 +28,7 @@ import csv
 import gzip
 import io
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import itemgetter
@@ -55,7 +55,9 @@ REJECTS_COLUMNS = ("line", "column", "reason", "record")
 _READ_BUFFER_BYTES = 256 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 # Level 6 is gzip's own default trade-off; 9 costs far more CPU for ~1% size.
-_GZIP_LEVEL = 6
+GOOD_ROWS_GZIP_LEVEL = 6
+#: What reading a broken gzip stream raises.
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
 EMPTY_LINE_REASON = "empty line inside the data: the contract allows empty lines only at the end"
 
@@ -167,8 +169,15 @@ def validate_sales_stream(
     good_rows_out: IO[bytes] | None = None,
     rejects_out: IO[bytes] | None = None,
     max_reasons: int = 20,
+    gzip_level: int = GOOD_ROWS_GZIP_LEVEL,
 ) -> ValidationReport:
-    """Validate one sales file, streaming, and return the verdict.
+    """Validate one sales file, streaming, row by row, and return the verdict.
+
+    This is the reference implementation of the contract, one record at a time.
+    :func:`sales_contract.columnar.validate_sales_object` gives the same verdict,
+    counts, reasons and outputs many times faster, and hands it every record it
+    does not judge itself; tests/contract/test_contract_differential.py runs both
+    on the whole corpus.
 
     ``raw`` yields the object's bytes exactly as stored (gzip for ``.csv.gz``
     keys). When given, ``good_rows_out`` receives the good rows as gzip CSV
@@ -181,11 +190,39 @@ def validate_sales_stream(
     underlying stream (network, disk) propagate as exceptions.
     """
     report = ValidationReport(max_reject_ratio=max_reject_ratio)
+    opened = open_sales_bytes(raw, key, report)
+    if opened is None:
+        return report
+    binary, looks_gzipped = opened
+    reader = RecordReader(binary, looks_gzipped=looks_gzipped)
+    try:
+        _validate_records(
+            reader, key, report, good_rows_out, rejects_out, max_reasons, gzip_level
+        )
+    except FileProblem as error:
+        report.file_problems.append(Problem(error.line, None, error.reason))
+    except GZIP_ERRORS as error:
+        report.file_problems.append(Problem(None, None, _gzip_reason(error)))
+    return finish_report(report, reader.lines)
+
+
+def open_sales_bytes(
+    raw: Readable,
+    key: RawSalesKey,
+    report: ValidationReport,
+    gzip_reader: Callable[..., io.BufferedIOBase] = gzip.GzipFile,
+) -> tuple[io.BufferedIOBase, bool] | None:
+    """The object's (decompressed) bytes and whether a ``.csv`` looks gzipped.
+
+    ``None`` when the object is rejected before its first line: it is empty, or a
+    ``.csv.gz`` key does not hold gzip (the problem is added to ``report``).
+    ``gzip_reader(fileobj=..., mode="rb")`` decompresses a ``.csv.gz``.
+    """
     buffered = io.BufferedReader(_RawStream(raw), buffer_size=_READ_BUFFER_BYTES)
     first_bytes = buffered.peek(2)[:2]
     if not first_bytes:
         report.file_problems.append(Problem(None, None, "the object is empty (0 bytes)"))
-        return report
+        return None
 
     binary: io.BufferedIOBase = buffered
     if key.compressed:
@@ -195,22 +232,17 @@ def validate_sales_stream(
                 "(a plain CSV file must be named .csv)"
             )
             report.file_problems.append(Problem(None, None, reason))
-            return report
-        binary = gzip.GzipFile(fileobj=buffered, mode="rb")
+            return None
+        binary = gzip_reader(fileobj=buffered, mode="rb")
+    return binary, not key.compressed and first_bytes == _GZIP_MAGIC
 
-    looks_gzipped = not key.compressed and first_bytes == _GZIP_MAGIC
-    reader = RecordReader(binary, looks_gzipped=looks_gzipped)
-    try:
-        _validate_records(reader, key, report, good_rows_out, rejects_out, max_reasons)
-    except FileProblem as error:
-        report.file_problems.append(Problem(error.line, None, error.reason))
-    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
-        report.file_problems.append(Problem(None, None, _gzip_reason(error)))
 
+def finish_report(report: ValidationReport, lines: int) -> ValidationReport:
+    """Complete a report once the file was read to its end (or rejected on the way)."""
     if report.file_problems:
         _drop_partial_counts(report)
         return report
-    report.lines = reader.lines
+    report.lines = lines
     report.counts_complete = True
     if _too_many_rejects(report):
         share = report.rejected_rows / report.rows
@@ -219,7 +251,7 @@ def validate_sales_stream(
                 None,
                 None,
                 f"too many rejected rows: {report.rejected_rows} of {report.rows} "
-                f"({share:.2%}) is more than MaxRejectRatio {max_reject_ratio:g}",
+                f"({share:.2%}) is more than MaxRejectRatio {report.max_reject_ratio:g}",
             )
         )
     return report
@@ -257,83 +289,152 @@ def _validate_records(
     good_rows_out: IO[bytes] | None,
     rejects_out: IO[bytes] | None,
     max_reasons: int,
+    gzip_level: int,
 ) -> None:
     records = iter(reader)
-    header = _read_header(records)
+    header, _ = read_header(records)
     header_problems = check_header(header)
     if header_problems:
         report.file_problems.extend(Problem(1, None, reason) for reason in header_problems)
         return
 
-    checker = RowChecker(header, key.run_date, key.store_id)
-    check = checker.check
-    field_count = checker.field_count
     good_text: io.TextIOWrapper | None = None
     write_good = None
     if good_rows_out is not None:
         # No file name and no mtime in the gzip header: same input, same bytes.
         compressed = gzip.GzipFile(
-            filename="", fileobj=good_rows_out, mode="wb", compresslevel=_GZIP_LEVEL, mtime=0
+            filename="", fileobj=good_rows_out, mode="wb", compresslevel=gzip_level, mtime=0
         )
         good_text = io.TextIOWrapper(compressed, encoding="utf-8", newline="")
         good_writer = csv.writer(good_text, lineterminator="\n")
         good_writer.writerow(COLUMNS)
         write_good = good_writer.writerow
-    # Reorder to the canonical column order only when the file uses another one.
-    reorder = None
-    if tuple(header) != COLUMNS:
-        reorder = itemgetter(*(header.index(name) for name in COLUMNS))
-
-    rejects = _RejectsWriter(rejects_out)
-    rows = 0
-    rejected_rows = 0
-    # Empty lines are held back (as a count, so memory stays bounded) until a
-    # row follows them: only then are they inside the data.
-    empty_run_start = empty_run = 0
+    rejects = RejectsWriter(rejects_out)
+    judge = RowJudge(header, key, report, write_good, rejects, max_reasons)
     try:
-        for first_line, last_line, record in records:
-            if type(record) is list:
-                if not record:
-                    if not empty_run:
-                        empty_run_start = first_line
-                    empty_run += 1
-                    continue
-                if empty_run:
-                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
-                    rows += empty_run
-                    rejected_rows += empty_run
-                    empty_run = 0
-                rows += 1
-                if len(record) == field_count:
-                    problems = check(record)
-                    if problems is None:
-                        if write_good is not None:
-                            write_good(record if reorder is None else reorder(record))
-                        continue
-                    text = _record_as_text(record)
-                else:
-                    problems, text = _record_problem(record, first_line, last_line, header)
-            else:
-                if empty_run:
-                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
-                    rows += empty_run
-                    rejected_rows += empty_run
-                    empty_run = 0
-                rows += 1
-                problems, text = _record_problem(record, first_line, last_line, header)
-            rejected_rows += 1
-            rejects.add(report, first_line, problems, text, max_reasons)
+        judge.feed(records)
     finally:
-        report.rows = rows
-        report.rejected_rows = rejected_rows
-        report.good_rows = rows - rejected_rows
+        judge.finish()
         if good_text is not None:
             good_text.close()  # writes the gzip trailer; the caller's stream stays open
         rejects.close()
 
 
+class RowJudge:
+    """Judges the records of one file in file order: counts, rejects and good rows.
+
+    Both validators use it: the reference feeds it every record of the file; the
+    columnar validator feeds it only the records it does not judge itself, and
+    counts the runs of good rows it judged with :meth:`add_good_rows`.
+    """
+
+    def __init__(
+        self,
+        header: list[str],
+        key: RawSalesKey,
+        report: ValidationReport,
+        write_good: Callable[[Sequence[str]], object] | None,
+        rejects: RejectsWriter,
+        max_reasons: int,
+    ) -> None:
+        self.header = header
+        self.checker = RowChecker(header, key.run_date, key.store_id)
+        self.report = report
+        self.write_good = write_good
+        self.rejects = rejects
+        self.max_reasons = max_reasons
+        # Reorder to the canonical column order only when the file uses another one.
+        self.reorder = None
+        if tuple(header) != COLUMNS:
+            self.reorder = itemgetter(*(header.index(name) for name in COLUMNS))
+        self.rows = 0
+        self.rejected_rows = 0
+        # Empty lines are held back (as a count, so memory stays bounded) until a
+        # row follows them: only then are they inside the data.
+        self.empty_run_start = 0
+        self.empty_run = 0
+
+    def add_good_rows(self, count: int) -> None:
+        """Count ``count`` good rows judged elsewhere (their output is the caller's)."""
+        if self.empty_run:
+            self._reject_held_empty_lines()
+        self.rows += count
+
+    def _reject_held_empty_lines(self) -> None:
+        _reject_empty_lines(
+            self.rejects, self.report, self.empty_run_start, self.empty_run, self.max_reasons
+        )
+        self.rows += self.empty_run
+        self.rejected_rows += self.empty_run
+        self.empty_run = 0
+
+    def feed(self, records: Iterable[tuple[int, int, Record]]) -> None:
+        """Judge ``records`` (``(first_line, last_line, record)``, in file order)."""
+        # One loop with the state in locals: it runs once per row of big files.
+        check = self.checker.check
+        field_count = self.checker.field_count
+        header = self.header
+        report = self.report
+        write_good = self.write_good
+        reorder = self.reorder
+        rejects = self.rejects
+        max_reasons = self.max_reasons
+        rows = self.rows
+        rejected_rows = self.rejected_rows
+        empty_run_start = self.empty_run_start
+        empty_run = self.empty_run
+        try:
+            for first_line, last_line, record in records:
+                if type(record) is list:
+                    if not record:
+                        if not empty_run:
+                            empty_run_start = first_line
+                        empty_run += 1
+                        continue
+                    if empty_run:
+                        _reject_empty_lines(
+                            rejects, report, empty_run_start, empty_run, max_reasons
+                        )
+                        rows += empty_run
+                        rejected_rows += empty_run
+                        empty_run = 0
+                    rows += 1
+                    if len(record) == field_count:
+                        problems = check(record)
+                        if problems is None:
+                            if write_good is not None:
+                                write_good(record if reorder is None else reorder(record))
+                            continue
+                        text = _record_as_text(record)
+                    else:
+                        problems, text = _record_problem(record, first_line, last_line, header)
+                else:
+                    if empty_run:
+                        _reject_empty_lines(
+                            rejects, report, empty_run_start, empty_run, max_reasons
+                        )
+                        rows += empty_run
+                        rejected_rows += empty_run
+                        empty_run = 0
+                    rows += 1
+                    problems, text = _record_problem(record, first_line, last_line, header)
+                rejected_rows += 1
+                rejects.add(report, first_line, problems, text, max_reasons)
+        finally:
+            self.rows = rows
+            self.rejected_rows = rejected_rows
+            self.empty_run_start = empty_run_start
+            self.empty_run = empty_run
+
+    def finish(self) -> None:
+        """Put the counts in the report (empty lines still held are the file's last)."""
+        self.report.rows = self.rows
+        self.report.rejected_rows = self.rejected_rows
+        self.report.good_rows = self.rows - self.rejected_rows
+
+
 def _reject_empty_lines(
-    rejects: _RejectsWriter, report: ValidationReport, start: int, count: int, max_reasons: int
+    rejects: RejectsWriter, report: ValidationReport, start: int, count: int, max_reasons: int
 ) -> None:
     """Reject a run of empty lines that a row follows: each is a row at its own line."""
     for line in range(start, start + count):
@@ -360,7 +461,8 @@ def _record_problem(
     return [(None, reason)], _record_as_text(record)
 
 
-def _read_header(records: Iterator[tuple[int, int, Record]]) -> list[str]:
+def read_header(records: Iterator[tuple[int, int, Record]]) -> tuple[list[str], int]:
+    """The header record and the line it ends on, or FileProblem."""
     first = next(records, None)
     if first is None:
         raise FileProblem(None, "no header row: the file has no lines")
@@ -373,10 +475,10 @@ def _read_header(records: Iterator[tuple[int, int, Record]]) -> list[str]:
         raise FileProblem(1, f"no header row: field {record.field + 1}: {record.reason}")
     if not record:
         raise FileProblem(1, "no header row: the first line is empty")
-    return record
+    return record, first[1]
 
 
-class _RejectsWriter:
+class RejectsWriter:
     """Writes rejected rows as CSV and keeps the first few as report reasons."""
 
     def __init__(self, out: IO[bytes] | None) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,7 +30,7 @@ from .settings import get_settings
 # Service name comes from POWERTOOLS_SERVICE_NAME; the namespace defaults to
 # "Stepline" so the function works without extra configuration.
 logger = Logger()
-tracer = Tracer()
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Stepline"))
 
 
@@ -39,10 +40,31 @@ def get_s3_client() -> S3Client:
     return boto3.client("s3")
 
 
+@functools.cache
+def _traced(handler: Handler) -> Handler:
+    """``handler`` under the Powertools Tracer, made on the first invocation.
+
+    The Tracer imports the X-Ray SDK (about half a second, more than boto3 itself):
+    made here rather than at import, the module imports fast and a process with
+    tracing off (POWERTOOLS_TRACE_DISABLED, the local runtime, tests) never pays it.
+    """
+    from aws_lambda_powertools import Tracer
+
+    # Powertools' own rule (POWERTOOLS_TRACE_DISABLED, or outside Lambda, or SAM
+    # local); a Tracer made disabled would still load the SDK.
+    if Tracer._is_tracer_disabled():
+        return handler
+    traced: Handler = Tracer().capture_lambda_handler(handler)
+    return traced
+
+
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _traced(_measured_handler)(event, context)
+
+
+@metrics.log_metrics
+def _measured_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.from_payload(event)
     try:
         result = validate_event(

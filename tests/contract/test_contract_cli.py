@@ -207,3 +207,41 @@ def test_installed_command_exits_2_without_a_traceback(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_validate_engines_give_the_same_verdict(generated, capsys) -> None:
+    """--engine reference (the row-by-row reference) prints what the default columnar one does."""
+    assert run(["validate", str(generated), "--key", KEY, "--json"]) == 0
+    columnar = json.loads(capsys.readouterr().out)
+    assert run(["validate", str(generated), "--key", KEY, "--json", "--engine", "reference"]) == 0
+    assert json.loads(capsys.readouterr().out) == columnar
+    assert columnar["rejected_rows"] == 5
+
+
+def test_validate_uses_the_columnar_engine_by_default(generated, monkeypatch, capsys) -> None:
+    """Without --engine, the columnar validator judges the file (not the reference)."""
+    from sales_contract import columnar
+
+    calls: list[object] = []
+    real = columnar.validate_sales_object
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(columnar, "validate_sales_object", spy)
+    assert run(["validate", str(generated), "--key", KEY]) == 0
+    assert len(calls) == 1
+
+
+def test_validate_imports_no_other_command(generated) -> None:
+    """`stepline validate` imports only its own command module (a fast start)."""
+    code = (
+        "import sys; from stepline.cli import main; "
+        f"main(['validate', {str(generated)!r}, '--key', {KEY!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith('stepline.commands.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "['stepline.commands.validate']"

@@ -314,3 +314,20 @@ def test_keep_refuses_a_folder_that_holds_something(
     assert main(["cost", "--keep", str(tmp_path)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert [path.name for path in tmp_path.iterdir()] == ["old.txt"]
+
+
+def test_validation_is_timed_with_the_lambdas_engine(tmp_path, monkeypatch) -> None:
+    """The validation cost is measured on the columnar validator the Lambda runs."""
+    from sales_contract import columnar
+
+    calls: list[int] = []
+    real = columnar.validate_sales_object
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(columnar, "validate_sales_object", spy)
+    timing = cost.measure_validation(tmp_path, rows=2_000, repeats=2)
+    assert calls == [1, 1]
+    assert timing.rows == 2_000 and timing.bytes > 0 and timing.seconds > 0

@@ -198,11 +198,11 @@ def test_write_metrics_json_writes_a_local_file_from_a_file_uri(tmp_path: Path) 
 
 
 @pytest.mark.spark
-def test_standardise_trims_types_and_keeps_the_offset(spark) -> None:
-    """Text is trimmed, sold_at becomes the UTC instant plus its offset, revenue is qty x price."""
+def test_standardise_types_and_keeps_the_offset(spark) -> None:
+    """sold_at becomes the UTC instant plus its offset, revenue is qty x price."""
     raw = spark.createDataFrame(
         [
-            ("o1", "0042", "2026-11-20T09:15:00+05:30", " SKU-1", "  Produce \t", "3", "1.5"),
+            ("o1", "0042", "2026-11-20T09:15:00+05:30", "SKU-1", "Produce", "3", "1.5"),
             ("o2", "0042", "2026-11-20T23:59:59.123456Z", "SKU-2", "Toys", "-2", "10"),
             ("o3", "0042", "2026-11-20T01:00:00-08:00", "SKU-3", "Toys", "1", "0.00"),
         ],
@@ -382,3 +382,93 @@ def test_extract_refuses_a_file_whose_header_is_in_another_order(
     )
     with pytest.raises(Exception, match=r"(?i)header"):
         run(spark, clean_args(lake, "0042"), write_metrics=RecordingMetricsWriter())
+
+
+# ------------------------------------------------- against the regex re-checks it replaced
+
+
+def _rechecked_standardise(raw):
+    """The clean job's transform before it relied on validation: a trim and a regex per value."""
+    from pyspark.sql import functions as F
+
+    def trimmed(name):
+        return F.regexp_replace(F.col(name), r"^\s+|\s+$", "")
+
+    text = raw.select(*[trimmed(name).alias(name) for name in RAW_COLUMNS])
+    offset = F.regexp_extract(F.col("sold_at"), r"(Z|[+-]\d{2}:\d{2})$", 1)
+    quantity = F.when(
+        F.col("quantity").rlike(r"^[+-]?\d+$"), F.col("quantity").cast(clean_sales.QUANTITY_TYPE)
+    )
+    unit_price = F.col("unit_price").cast(clean_sales.UNIT_PRICE_TYPE)
+    return text.select(
+        F.col("order_id"),
+        F.col("store_id"),
+        F.when(offset != "", F.col("sold_at").cast("timestamp")).alias("sold_at"),
+        F.when(offset == "Z", F.lit("+00:00")).when(offset != "", offset).alias("sold_at_offset"),
+        F.col("sku"),
+        F.col("category"),
+        quantity.alias("quantity"),
+        unit_price.alias("unit_price"),
+        (quantity.cast("decimal(10,0)") * unit_price)
+        .cast(clean_sales.REVENUE_TYPE)
+        .alias("revenue"),
+    )
+
+
+def _validated_by_the_lambda(tmp_path: Path, lake: Path) -> Path:
+    """A generated day plus awkward good rows, through the columnar validator, as it writes them."""
+    columnar = pytest.importorskip("sales_contract.columnar")
+    from sales_contract import parse_raw_key
+
+    from stepline.sample_data import write_sales_csv
+
+    raw = tmp_path / "day.csv"
+    write_sales_csv(raw, RUN_DATE, "0042", 3_000, seed=7, duplicates=60, bad_rows=20)
+    awkward = [
+        'Q1,0042,2026-11-20T09:15:00.5+05:30,"SKU, 1","Fruit, ""fresh""",2,1.25',
+        'Q2,0042,2026-11-20T10:00:00.123456Z,SKU-2,"Multi\nline",-1,3',
+        "Q3,0042,2026-11-20T23:59:59-08:00,SKU-3,Épicerie fine,2147483647,0.1",
+        "Q4,0042,2026-11-20T00:00:00+00:00,SKU-4,Toys,-2147483647,99.99",
+    ]
+    with raw.open("a", encoding="utf-8") as out:
+        out.write("\n".join(awkward) + "\n")
+    folder = lake / f"validated/sales/date={RUN_DATE}/store=0042/run=arrival-1"
+    folder.mkdir(parents=True)
+    key = parse_raw_key(f"sales/date={RUN_DATE}/store=0042/day.csv")
+    with (folder / "day.csv.gz").open("wb") as good:
+        report = columnar.validate_sales_object(
+            lambda: raw.open("rb"), key, good_rows_out=good, max_reject_ratio=0.05
+        )
+    assert report.accepted and report.good_rows == 3_000 - 20 + len(awkward)
+    return folder
+
+
+@pytest.mark.spark
+def test_clean_output_is_what_the_regex_rechecks_gave(spark, lake, tmp_path) -> None:
+    """On what validation writes, the generation holds exactly the rows the old transform gave."""
+    _validated_by_the_lambda(tmp_path, lake)
+    args = clean_args(lake, "0042")
+    metrics = run(spark, args, write_metrics=RecordingMetricsWriter())
+    raw = clean_sales.extract(spark, args.source_glob)
+    expected = clean_sales.dedupe(_rechecked_standardise(raw))
+    expected = expected.select(*clean_sales.CLEAN_FILE_COLUMNS)
+    written = spark.read.parquet(args.partition_uri)
+    assert metrics["rows_out"] == expected.count() > 2_900
+    assert metrics["duplicates_removed"] > 0
+    assertDataFrameEqual(written, expected)
+
+
+@pytest.mark.spark
+def test_a_generation_is_cut_into_files_by_rows(spark, lake, write_validated, monkeypatch) -> None:
+    """At most ROWS_PER_FILE rows a file, never fewer files than rows need; every row kept."""
+    monkeypatch.setattr(clean_sales, "ROWS_PER_FILE", 2)
+    write_validated(
+        RUN_DATE,
+        "0042",
+        [(f"A{i}", "0042", "2026-11-20T09:00:00Z", "S1", "Toys", "1", "1.00") for i in range(5)],
+    )
+    run(spark, clean_args(lake, "0042"), write_metrics=RecordingMetricsWriter())
+    generation = lake / sales_lake.clean_run_key(RUN_DATE, "0042", "arrival-1")
+    files = sorted(generation.glob("*.parquet"))
+    counts = [spark.read.parquet(str(path)).count() for path in files]
+    assert len(files) >= 3 and max(counts) <= 2 and sum(counts) == 5

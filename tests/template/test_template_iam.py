@@ -455,7 +455,11 @@ def test_validate_function_reads_raw_sales_and_writes_only_its_prefixes(
     lake = "arn:aws:s3:::stepline-sales-dev-lake-123456789012-us-east-1"
     assert by_sid["ReadRawSalesFiles"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert by_sid["ReadRawSalesFiles"]["Resource"] == f"{raw}/sales/*"
-    assert by_sid["WriteValidatedAndQuarantine"]["Action"] == "s3:PutObject"
+    # The good rows go up as a multipart upload, aborted when the file is rejected.
+    assert by_sid["WriteValidatedAndQuarantine"]["Action"] == [
+        "s3:PutObject",
+        "s3:AbortMultipartUpload",
+    ]
     assert by_sid["WriteValidatedAndQuarantine"]["Resource"] == [
         f"{lake}/validated/*",
         f"{lake}/quarantine/*",

@@ -1,0 +1,314 @@
+"""Validation throughput, the Lambda path and cold start, side by side in one run.
+
+Run: ``.venv/bin/python bench/validate.py`` (or ``bench/run.py --validate``).
+Every figure is a whole process (start-up and imports included), timed from
+outside, the commands taking turns (A B A B ...) so a machine whose speed drifts
+moves all of them alike; medians are printed with the ratios the targets are
+about (README "Performance"):
+
+* ``validate`` (``stepline validate``, the columnar engine) against
+  ``pyarrow.csv.read_csv`` of the same file, which parses it and checks nothing:
+  target ratio of throughputs >= 0.8, that is wall(validate) <= 1.25 x wall(pyarrow);
+  also ``--engine reference``, the row-by-row implementation; plain and gzip.
+* ``lambda``: the validation Lambda's handler in a fresh process against a moto
+  S3 server (the file landed first, not timed; good rows and rejects written to
+  S3), against the CLI on the same file: target <= 1.25 x.
+* ``import``: each Lambda handler module against a bare ``import boto3``:
+  target <= 1.5 x.
+
+Benchmarks, not tests: nothing here fails a build. Needs the dev extra (pyarrow)
+and moto's server (``moto[server]``), both in the project's venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+DATE, STORE = "2026-11-30", "store_001"
+STEM = f"sales-{DATE}-{STORE}"
+KEY = f"sales/date={DATE}/store={STORE}/{STEM}.csv"
+RAW_BUCKET, LAKE_BUCKET = "bench-raw", "bench-lake"
+#: Rows per MB of a generated file (write_sales_csv's rows are about 92 bytes).
+ROWS_PER_MB = 10_880
+
+
+def run_once(command: Sequence[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one whole process.
+
+    Only ``stepline validate`` may exit 1 (a rejected file); any other command
+    must exit 0, or its figures would be those of a run cut short.
+    """
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    errors = process.stderr.read().decode() if process.stderr else ""
+    allowed = (0, 1) if "validate" in command else (0,)
+    if process.returncode not in allowed:
+        raise RuntimeError(f"{command} exited {process.returncode}: {errors[-2000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+    }
+
+
+def side_by_side(
+    commands: Mapping[str, Sequence[str]], runs: int, env: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
+    """Each command ``runs`` times (after one warm-up each), in turns; medians."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
+    for command in commands.values():
+        run_once(command, env)  # warm-up: page cache, .pyc files
+    for _ in range(runs):
+        for name, command in commands.items():
+            samples[name].append(run_once(command, env))
+    return {
+        name: {
+            figure: statistics.median(sample[figure] for sample in runs_of)
+            for figure in ("wall_s", "cpu_s", "peak_mib")
+        }
+        for name, runs_of in samples.items()
+    }
+
+
+def generate(directory: Path, megabytes: int) -> tuple[Path, Path]:
+    """A generated store-day of about ``megabytes`` (50 bad rows), plain and gzip."""
+    plain = directory / f"{STEM}.csv"
+    compressed = directory / f"{STEM}.csv.gz"
+    if not plain.exists():
+        sys.path.insert(0, str(ROOT))
+        from stepline.sample_data import write_sales_csv
+
+        write_sales_csv(plain, DATE, STORE, megabytes * ROWS_PER_MB, seed=0, bad_rows=50)
+    if not compressed.exists():
+        with plain.open("rb") as source, gzip.open(compressed, "wb", compresslevel=6) as out:
+            shutil.copyfileobj(source, out, 1024 * 1024)
+    return plain, compressed
+
+
+def validate_commands(plain: Path, compressed: Path, reference: bool) -> dict[str, list[str]]:
+    stepline = [PYTHON, "-m", "stepline.cli", "validate"]
+    # The generated file has rows with a wrong field count, which read_csv refuses
+    # by default (it would stop at the first, a fraction into the file): skipped.
+    read_csv = (
+        "import pyarrow.csv as c, sys; c.read_csv(sys.argv[1], "
+        "parse_options=c.ParseOptions(invalid_row_handler=lambda row: 'skip'))"
+    )
+    commands = {
+        "validate plain": [*stepline, str(plain), "--key", KEY, "--json"],
+        "pyarrow plain": [PYTHON, "-c", read_csv, str(plain)],
+        "validate gzip": [*stepline, str(compressed), "--key", KEY + ".gz", "--json"],
+        "pyarrow gzip": [PYTHON, "-c", read_csv, str(compressed)],
+    }
+    if reference:
+        commands["reference plain"] = [*commands["validate plain"], "--engine", "reference"]
+    return commands
+
+
+# ------------------------------------------------------------ the Lambda path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        DATA_LAKE_BUCKET=LAKE_BUCKET,
+        MAX_REJECT_RATIO="0.01",
+        POWERTOOLS_SERVICE_NAME="bench",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_NAMESPACE="Bench",
+        PYTHONPATH=str(ROOT / "functions"),
+    )
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def land(path: Path, key: str, event_path: Path) -> None:
+    """Upload ``path`` to the raw bucket (multipart) and write its Object Created event."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    for bucket in (RAW_BUCKET, LAKE_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(path), RAW_BUCKET, key)
+    head = s3.head_object(Bucket=RAW_BUCKET, Key=key)
+    event = {
+        "version": "0",
+        "id": "00000000-0000-0000-0000-000000000000",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-30T23:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{RAW_BUCKET}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": RAW_BUCKET},
+            "object": {
+                "key": key,
+                "size": head["ContentLength"],
+                "etag": head["ETag"].strip('"'),
+                "sequencer": "0",
+            },
+            "request-id": "0",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+    event_path.write_text(json.dumps({"event": event, "run": "bench_run_0001"}))
+
+
+def invoke(event_path: Path) -> None:
+    """The Lambda handler on one event, as the Lambda runtime calls it."""
+    from validate_sales_file.app import lambda_handler
+
+    class Context:
+        function_name = "bench-validate-sales-file"
+        memory_limit_in_mb = 1024
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+        aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    result = lambda_handler(json.loads(event_path.read_text()), cast(Any, Context()))
+    if not result["accepted"]:
+        raise SystemExit(f"rejected: {result['rejection_reason']}")
+
+
+def lambda_figures(plain: Path, compressed: Path, runs: int) -> dict[str, dict[str, float]]:
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "moto_server"), "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = aws_env(endpoint)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        commands: dict[str, list[str]] = {}
+        with tempfile.TemporaryDirectory() as workdir:
+            for name, path, key in (("plain", plain, KEY), ("gzip", compressed, KEY + ".gz")):
+                event = Path(workdir) / f"{name}.json"
+                subprocess.run(
+                    [PYTHON, __file__, "land", str(path), key, str(event)], env=env, check=True
+                )
+                commands[f"lambda {name}"] = [PYTHON, __file__, "invoke", str(event)]
+                commands[f"cli {name}"] = [
+                    PYTHON, "-m", "stepline.cli", "validate", str(path), "--key", key, "--json",
+                ]
+            return side_by_side(commands, runs, env)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+# ------------------------------------------------------------ cold start
+
+
+def import_commands() -> dict[str, list[str]]:
+    commands = {"import boto3": [PYTHON, "-c", "import boto3"]}
+    for app in sorted((ROOT / "functions").glob("*/app.py")):
+        module = f"{app.parent.name}.app"
+        commands[f"import {module}"] = [PYTHON, "-c", f"import {module}"]
+    return commands
+
+
+def report(figures: dict[str, dict[str, float]], pairs: list[tuple[str, str, float]]) -> None:
+    for name, figure in figures.items():
+        print(
+            f"{name:40} wall {figure['wall_s']:7.3f} s  cpu {figure['cpu_s']:7.3f} s"
+            f"  peak {figure['peak_mib']:7.1f} MiB"
+        )
+    for a, b, target in pairs:
+        ratio = figures[a]["wall_s"] / figures[b]["wall_s"]
+        print(f"{a + ' / ' + b:60} {ratio:6.2f}  (target <= {target}: "
+              f"{'met' if ratio <= target else 'MISSED'})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="step")
+    land_step = sub.add_parser("land", help="(internal) land a file on the moto server")
+    land_step.add_argument("path", type=Path)
+    land_step.add_argument("key")
+    land_step.add_argument("event", type=Path)
+    invoke_step = sub.add_parser("invoke", help="(internal) run the handler on an event")
+    invoke_step.add_argument("event", type=Path)
+    parser.add_argument("--mb", type=int, default=200, help="size of the generated file")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--dir", type=Path, help="where to keep the generated files")
+    parser.add_argument("--reference", action="store_true", help="time --engine reference too")
+    parser.add_argument("--skip-lambda", action="store_true")
+    args = parser.parse_args(argv)
+    if args.step == "land":
+        land(args.path, args.key, args.event)
+        return 0
+    if args.step == "invoke":
+        invoke(args.event)
+        return 0
+
+    directory = args.dir or Path(tempfile.gettempdir()) / f"stepline-bench-{args.mb}mb"
+    directory.mkdir(parents=True, exist_ok=True)
+    plain, compressed = generate(directory, args.mb)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "functions"))
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "file_bytes": plain.stat().st_size,
+        "gzip_bytes": compressed.stat().st_size,
+    }
+    figures = side_by_side(validate_commands(plain, compressed, args.reference), args.runs)
+    pairs = [("validate plain", "pyarrow plain", 1.25), ("validate gzip", "pyarrow gzip", 1.25)]
+    imports = side_by_side(import_commands(), max(args.runs, 10), env)
+    figures.update(imports)
+    pairs += [(name, "import boto3", 1.5) for name in imports if name != "import boto3"]
+    if not args.skip_lambda:
+        figures.update(lambda_figures(plain, compressed, args.runs))
+        pairs += [("lambda plain", "cli plain", 1.25), ("lambda gzip", "cli gzip", 1.25)]
+    report(figures, pairs)
+    results["figures"] = figures
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"validate-{results['when']}.json".replace(":", "")).write_text(
+        json.dumps(results, indent=2)
+    )
+    peak = max(f["peak_mib"] for n, f in figures.items() if n.startswith(("validate", "lambda")))
+    print(f"largest validation peak RSS: {peak:.1f} MiB (target <= 256)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
