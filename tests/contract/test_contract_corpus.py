@@ -9,47 +9,24 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
+import make_corpus
 import pytest
+from make_corpus import case_names, corpus_case
 
 from stepline.cli import main
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
-CASES = {case["name"]: case for case in MANIFEST["cases"]}
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = _load_generator()
-NAMES = [*CASES, *GENERATOR.LARGE_CASES]
-
-
-def corpus_case(name: str) -> tuple[dict[str, Any], bytes]:
-    """A case's manifest entry and its bytes (large cases are built now, never committed)."""
-    if name in CASES:
-        return CASES[name], (CORPUS / CASES[name]["file"]).read_bytes()
-    case = GENERATOR.LARGE_CASES[name]()
-    return case.manifest_entry(), case.data
+NAMES = case_names()
 
 
 def test_corpus_files_are_what_make_corpus_writes() -> None:
     """The committed corpus is byte for byte what make_corpus.py generates (re-run it if not)."""
-    generated = GENERATOR.build()
+    generated = make_corpus.build()
     on_disk = {
         path.relative_to(CORPUS).as_posix(): path.read_bytes()
         for path in [CORPUS / "manifest.json", *sorted((CORPUS / "files").iterdir())]

@@ -15,42 +15,18 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
-import json
 import random
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from make_corpus import case_names, corpus_case
 from sales_contract import COLUMNS, RawKeyError, parse_raw_key, validate_sales_stream
 from sales_contract.columnar import validate_sales_object
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
-CASES = {case["name"]: case for case in MANIFEST["cases"]}
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = _load_generator()
-NAMES = [*CASES, *GENERATOR.LARGE_CASES]
-
-
-def corpus_case(name: str) -> tuple[dict[str, Any], bytes]:
-    if name in CASES:
-        return CASES[name], (CORPUS / CASES[name]["file"]).read_bytes()
-    case = GENERATOR.LARGE_CASES[name]()
-    return case.manifest_entry(), case.data
+NAMES = case_names()
 
 
 def _run(engine: str, data: bytes, key: str, ratio: float, **options: Any) -> dict[str, Any]:

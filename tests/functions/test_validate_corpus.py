@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
-import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from make_corpus import case_names, corpus_case
 from validate_sales_file.models import MAX_RETURNED_REASONS
 from validate_sales_file.service import validate_event
 from validate_sales_file.settings import ValidatorSettings
@@ -28,29 +25,7 @@ LAKE_BUCKET = "stepline-sales-dev-lake-123456789012-us-east-1"
 Lake = Any
 
 CORPUS = Path(__file__).resolve().parents[1] / "contract" / "corpus"
-MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))
-CASES = {case["name"]: case for case in MANIFEST["cases"]}
-
-
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_corpus", CORPUS / "make_corpus.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-GENERATOR = _load_generator()
-NAMES = [*CASES, *GENERATOR.LARGE_CASES]
-
-
-def corpus_case(name: str) -> tuple[dict[str, Any], bytes]:
-    """A case's manifest entry and its bytes (large cases are built now, never committed)."""
-    if name in CASES:
-        return CASES[name], (CORPUS / CASES[name]["file"]).read_bytes()
-    case = GENERATOR.LARGE_CASES[name]()
-    return case.manifest_entry(), case.data
+NAMES = case_names()
 
 
 def _read_uri(lake: Lake, uri: str) -> bytes:

@@ -696,6 +696,26 @@ LARGE_CASES = {
 }
 
 
+def committed_cases() -> dict[str, dict[str, Any]]:
+    """The committed manifest's cases by name."""
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {case["name"]: case for case in manifest["cases"]}
+
+
+def case_names() -> list[str]:
+    """Every case the tests run: the committed ones, then the large ones built on demand."""
+    return [*committed_cases(), *LARGE_CASES]
+
+
+def corpus_case(name: str) -> tuple[dict[str, Any], bytes]:
+    """A case's manifest entry and its bytes (large cases are built now, never committed)."""
+    committed = committed_cases()
+    if name in committed:
+        return committed[name], (CORPUS / committed[name]["file"]).read_bytes()
+    case = LARGE_CASES[name]()
+    return case.manifest_entry(), case.data
+
+
 def build() -> dict[str, bytes]:
     """Every file of the corpus (relative to the corpus folder) with its bytes."""
     all_cases = cases()
