@@ -11,6 +11,8 @@ import csv
 import pytest
 from day_support import RUN_DATE, arrive, expected_day, report_day, warehouse_day
 
+from stepline.ops.ledger import RunLedger
+
 pytestmark = pytest.mark.spark
 
 HEADER = "order_id,store_id,sold_at,sku,category,quantity,unit_price\n"
@@ -30,7 +32,7 @@ def test_a_header_only_reupload_empties_the_store_day_and_no_later_arrival_bring
     header_only.write_text(HEADER)
     arrive(env, header_only, files.key("store_a", "evening"))  # a second file of the day
     env.wait()
-    assert env.store_day(RUN_DATE, "store_a")["status"] == "NO_DATA"
+    assert RunLedger(env).store_day(RUN_DATE, "store_a")["status"] == "NO_DATA"
     assert warehouse_day(env) == report_day(env) == expected_day([b])
 
     b2 = files.write("store_b", version=2, rows=20, duplicates=0)
@@ -59,7 +61,7 @@ def test_a_correction_sent_as_a_second_file_replaces_the_first_not_merges_with_i
     env.wait()
     _, second = arrive(env, evening, files.key("store_a", "evening"))
     env.wait()
-    assert env.store_day(RUN_DATE, "store_a")["data_run"] == second
+    assert RunLedger(env).store_day(RUN_DATE, "store_a")["data_run"] == second
     assert warehouse_day(env) == report_day(env) == expected_day([evening])
 
 
@@ -70,7 +72,7 @@ def test_while_a_new_day_is_being_published_readers_see_the_whole_old_day(env, f
     arrive(env, b, files.key("store_b"))
     env.wait()
     old_day = expected_day([a1, b])
-    before = env.publish_record(RUN_DATE)
+    before = RunLedger(env).publish_record(RUN_DATE)
     assert before is not None
 
     gate = env.stepfunctions.hooks.pause("SalesPublish", "Load the day into Redshift")
@@ -78,7 +80,7 @@ def test_while_a_new_day_is_being_published_readers_see_the_whole_old_day(env, f
     arrive(env, a2, files.key("store_a"))
     gate.wait_reached()
     # The new generation is on disk; every reader still gets the old day, whole.
-    during = env.publish_record(RUN_DATE)
+    during = RunLedger(env).publish_record(RUN_DATE)
     assert during is not None
     assert during["published_curated"] == before["published_curated"]
     assert warehouse_day(env) == report_day(env) == old_day
@@ -88,6 +90,6 @@ def test_while_a_new_day_is_being_published_readers_see_the_whole_old_day(env, f
     gate.release()
     env.wait()
 
-    after = env.publish_record(RUN_DATE)
+    after = RunLedger(env).publish_record(RUN_DATE)
     assert after is not None and after["published_curated"] != before["published_curated"]
     assert warehouse_day(env) == report_day(env) == expected_day([a2, b])
