@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from operator import itemgetter
 from typing import Final
 
@@ -26,6 +27,9 @@ MAX_ABS_QUANTITY: Final = 2**31 - 1
 # unit_price must fit the clean zone's DECIMAL(12,2) (glue_jobs/clean_sales.py):
 # at most 10 digits before the point.
 MAX_PRICE_INTEGER_DIGITS: Final = 10
+# quantity x unit_price (the row's revenue) must fit the clean zone's and the
+# warehouse's DECIMAL(18,2); 2**31 - 1 units at a 10-digit price would not.
+MAX_ABS_REVENUE: Final = Decimal("9999999999999999.99")
 
 # ISO-8601 "extended" timestamp with an explicit UTC offset.
 _SOLD_AT_RE = re.compile(
@@ -169,6 +173,8 @@ class RowChecker:
             and _QUANTITY_RE.fullmatch(quantity) is not None
             and 0 < abs(int(quantity)) <= MAX_ABS_QUANTITY
             and _PRICE_OK_RE.fullmatch(unit_price) is not None
+            # Fewer than 17 characters together cannot overflow the revenue.
+            and (len(quantity) + len(unit_price) <= 16 or _revenue_fits(quantity, unit_price))
             and order_id == order_id.strip()
             and sku == sku.strip()
             and category == category.strip()
@@ -211,6 +217,9 @@ class RowChecker:
             reason = _control_problem(column, value) or problem_of(value)
             if reason is not None:
                 problems.append((column, reason))
+        numbers_good = all(column not in ("quantity", "unit_price") for column, _ in problems)
+        if numbers_good and not _revenue_fits(quantity, unit_price):
+            problems.append(("unit_price", _revenue_problem(quantity, unit_price)))
         return problems
 
 
@@ -313,6 +322,19 @@ def _quantity_problem(value: str) -> str | None:
     if abs(int(value)) > MAX_ABS_QUANTITY:
         return f"quantity: {value!r} is out of range (at most {MAX_ABS_QUANTITY} either way)"
     return None
+
+
+def _revenue_fits(quantity: str, unit_price: str) -> bool:
+    """Whether quantity x unit_price (both valid on their own) fits DECIMAL(18,2)."""
+    return abs(int(quantity) * Decimal(unit_price)) <= MAX_ABS_REVENUE
+
+
+def _revenue_problem(quantity: str, unit_price: str) -> str:
+    revenue = int(quantity) * Decimal(unit_price)
+    return (
+        f"unit_price: {quantity} x {unit_price} = {revenue} is more than the revenue column "
+        f"holds (DECIMAL(18,2), at most {MAX_ABS_REVENUE} either way)"
+    )
 
 
 def _unit_price_problem(value: str) -> str | None:

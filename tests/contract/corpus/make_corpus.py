@@ -581,6 +581,21 @@ def row_cases() -> list[Case]:
 
     b = CsvBuilder()
     b.header()
+    b.row(good_row(1, quantity="1000000", unit_price="9999999999.99"))  # 9999999999990000.00
+    b.row(good_row(2, quantity="-1000000", unit_price="9999999999.99"))
+    problems = []
+    for number, (quantity, price, revenue) in enumerate(
+        [("2147483647", "9999999.99", "21474836448525163.53"),
+         ("-2000000", "5000000000", "-10000000000000000")], start=3):
+        line = b.row(good_row(number, quantity=quantity, unit_price=price), good=False)
+        problems.append((line, "unit_price", f"unit_price: {quantity} x {price} = {revenue} is "
+                         "more than the revenue column holds (DECIMAL(18,2), at most "
+                         "9999999999999999.99 either way)"))
+    cases.append(accepted(b, "rows_revenue.csv", "quantity x unit_price fits DECIMAL(18,2)",
+                          problems, ratio=1.0))
+
+    b = CsvBuilder()
+    b.header()
     problems: list[tuple[int, str | None, str]] = []
     b.row()
     line = b.raw("S1-0002,store_001,2026-11-20T10:15:00Z,GRO-00001,Grocery,2\n")
