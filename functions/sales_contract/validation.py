@@ -385,38 +385,26 @@ class RowJudge:
         empty_run = self.empty_run
         try:
             for first_line, last_line, record in records:
-                if type(record) is list:
-                    if not record:
-                        if not empty_run:
-                            empty_run_start = first_line
-                        empty_run += 1
+                if type(record) is list and not record:
+                    if not empty_run:
+                        empty_run_start = first_line
+                    empty_run += 1
+                    continue
+                if empty_run:
+                    # Empty lines followed by a record are inside the data: rejected rows.
+                    _reject_empty_lines(rejects, report, empty_run_start, empty_run, max_reasons)
+                    rows += empty_run
+                    rejected_rows += empty_run
+                    empty_run = 0
+                rows += 1
+                if type(record) is list and len(record) == field_count:
+                    problems = check(record)
+                    if problems is None:
+                        if write_good is not None:
+                            write_good(record if reorder is None else reorder(record))
                         continue
-                    if empty_run:
-                        _reject_empty_lines(
-                            rejects, report, empty_run_start, empty_run, max_reasons
-                        )
-                        rows += empty_run
-                        rejected_rows += empty_run
-                        empty_run = 0
-                    rows += 1
-                    if len(record) == field_count:
-                        problems = check(record)
-                        if problems is None:
-                            if write_good is not None:
-                                write_good(record if reorder is None else reorder(record))
-                            continue
-                        text = _record_as_text(record)
-                    else:
-                        problems, text = _record_problem(record, first_line, last_line, header)
+                    text = _record_as_text(record)
                 else:
-                    if empty_run:
-                        _reject_empty_lines(
-                            rejects, report, empty_run_start, empty_run, max_reasons
-                        )
-                        rows += empty_run
-                        rejected_rows += empty_run
-                        empty_run = 0
-                    rows += 1
                     problems, text = _record_problem(record, first_line, last_line, header)
                 rejected_rows += 1
                 rejects.add(report, first_line, problems, text, max_reasons)
