@@ -5,6 +5,10 @@ and its SQL on DuckDB by itself; this module tells it the rest:
 
 * the Glue job ``glue_jobs/clean_sales.py`` runs :func:`glue_jobs.clean_sales.run`
   on local PySpark;
+* the Glue job ``glue_jobs/validate_sales_file.py`` (the arrival's route for a
+  file too big for the validation Lambda) runs
+  :func:`validate_sales_file.job.run_validation_job`, the same code the Glue job
+  runs, on moto S3;
 * the EMR step ``aggregate_sales.py`` runs :func:`emr_jobs.aggregate_sales.run`;
 * ``Custom::PipelineAssets`` answers with the content-addressed script URIs
   its deployed handler (``functions/publish_pipeline_assets``) would publish.
@@ -16,6 +20,7 @@ runs the job on local paths, and pushes what it wrote back to S3.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from stepline.local.bindings import (
     CustomResourceRequest,
@@ -50,6 +55,15 @@ def clean_sales_locally(run: GlueJobRun) -> None:
     run.lake.push(lake_root + sales_lake.clean_metrics_key(*day))
 
 
+@bindings.glue_job("validate_sales_file.py")
+def validate_sales_file_locally(run: GlueJobRun) -> None:
+    """A big file's validation: the Lambda's code, reading and writing moto S3 as on Glue."""
+    import boto3
+    from validate_sales_file.job import ValidationJobArgs, run_validation_job
+
+    run_validation_job(ValidationJobArgs.from_options(run.arguments), boto3.client("s3"))
+
+
 @bindings.emr_step("aggregate_sales.py")
 def aggregate_sales_locally(run: EmrStepRun) -> None:
     """One publish pass: the manifest's generations in, the curated day and summary out."""
@@ -80,18 +94,29 @@ def aggregate_sales_locally(run: EmrStepRun) -> None:
 @bindings.custom_resource("Custom::PipelineAssets")
 def pipeline_assets(request: CustomResourceRequest) -> CustomResourceResult:
     """The deployed handler's answer, computed from the same files: the layer's scripts."""
-    from publish_pipeline_assets.assets import DEFAULT_KEY_PREFIX, discover_scripts, script_uris
+    from publish_pipeline_assets.assets import (
+        DEFAULT_KEY_PREFIX,
+        discover_scripts,
+        package_archive,
+        script_uris,
+    )
 
     properties = request.properties
     bucket = str(request.resolve(properties.get("ArtifactsBucket")))
     prefix = str(request.resolve(properties.get("KeyPrefix", DEFAULT_KEY_PREFIX))).strip("/")
-    layer_ref = properties.get("ScriptsLayerArn")
-    if not (isinstance(layer_ref, dict) and "Ref" in layer_ref):
-        raise ValueError("Custom::PipelineAssets ScriptsLayerArn must be !Ref <layer>")
-    content_uri = request.resource(layer_ref["Ref"]).get("Properties", {}).get("ContentUri")
-    if not isinstance(content_uri, str):
-        raise ValueError(f"layer {layer_ref['Ref']} has no local ContentUri")
-    scripts = discover_scripts(request.project_root / content_uri)
+
+    def layer_folder(property_name: str) -> Path:
+        layer_ref = properties.get(property_name)
+        if not (isinstance(layer_ref, dict) and "Ref" in layer_ref):
+            raise ValueError(f"Custom::PipelineAssets {property_name} must be !Ref <layer>")
+        content_uri = request.resource(layer_ref["Ref"]).get("Properties", {}).get("ContentUri")
+        if not isinstance(content_uri, str):
+            raise ValueError(f"layer {layer_ref['Ref']} has no local ContentUri")
+        return request.project_root / content_uri
+
+    scripts = discover_scripts(layer_folder("ScriptsLayerArn"))
+    if "ValidatorPackagesLayerArn" in properties:
+        scripts.append(package_archive(layer_folder("ValidatorPackagesLayerArn")))
     return CustomResourceResult(
         physical_id=f"s3://{bucket}/{prefix}/",
         attributes=script_uris(scripts, bucket, prefix),

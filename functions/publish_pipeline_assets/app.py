@@ -4,6 +4,9 @@ Create and Update copy every script of the EmrJobScriptsLayer (mounted at ``/opt
 to ``s3://<ArtifactsBucket>/<KeyPrefix>/<sha256 prefix>/<name>`` and return one
 ``<Name>ScriptUri`` attribute per script (``aggregate_sales.py`` ->
 ``AggregateSalesScriptUri``, read with ``!GetAtt PipelineAssets.AggregateSalesScriptUri``).
+With a ``ValidatorPackagesLayerArn`` property (the layer of ``functions/``, also at
+``/opt``), it also publishes the packages the Glue validation job imports as one zip,
+``validator_packages.zip`` (``ValidatorPackagesScriptUri``).
 Delete does nothing: published scripts are the history that past executions name.
 
 Whatever happens (a bad property, S3 refusing, a bug here), CloudFormation gets an
@@ -22,6 +25,7 @@ from publish_pipeline_assets.assets import (
     DEFAULT_KEY_PREFIX,
     PutsObjects,
     discover_scripts,
+    package_archive,
     publish_scripts,
 )
 from publish_pipeline_assets.cfn_response import (
@@ -48,12 +52,14 @@ class PipelineAssetsProperties:
 
     ``ScriptsLayerArn`` is not used to read anything: it is there so that a new layer
     version (a script change) changes the properties, which makes CloudFormation send
-    an Update.
+    an Update. ``ValidatorPackagesLayerArn`` likewise, and its presence asks for the
+    validator's packages to be published too.
     """
 
     artifacts_bucket: str
     key_prefix: str = DEFAULT_KEY_PREFIX
     scripts_layer_arn: str = ""
+    validator_packages_layer_arn: str = ""
 
     @classmethod
     def from_resource_properties(cls, properties: Mapping[str, Any]) -> PipelineAssetsProperties:
@@ -64,6 +70,7 @@ class PipelineAssetsProperties:
             artifacts_bucket=bucket,
             key_prefix=str(properties.get("KeyPrefix") or DEFAULT_KEY_PREFIX).strip("/"),
             scripts_layer_arn=str(properties.get("ScriptsLayerArn") or ""),
+            validator_packages_layer_arn=str(properties.get("ValidatorPackagesLayerArn") or ""),
         )
 
     @property
@@ -90,6 +97,8 @@ def handle_request(
         event.get("ResourceProperties", {})
     )
     scripts = discover_scripts(scripts_dir)
+    if properties.validator_packages_layer_arn:
+        scripts.append(package_archive(scripts_dir))
     if s3_client is None:
         s3_client = _create_s3_client()
     uris = publish_scripts(s3_client, properties.artifacts_bucket, scripts, properties.key_prefix)

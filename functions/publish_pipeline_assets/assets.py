@@ -10,6 +10,8 @@ keys from the same files, so local and deployed definitions name the same URIs.
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,14 @@ DEFAULT_KEY_PREFIX = "emr"
 # 64 bits of the digest: collisions between versions of a handful of scripts are not
 # a practical concern, and the keys stay readable.
 DIGEST_PREFIX_LENGTH = 16
+
+
+#: The packages the Glue validation job imports (``--extra-py-files``), zipped together.
+VALIDATOR_PACKAGES = ("sales_contract", "validate_sales_file")
+VALIDATOR_ARCHIVE = "validator_packages.zip"
+# Every entry of the archive gets this time stamp (zip's earliest), so the same
+# sources always make the same bytes, and so the same content-addressed key.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 class NoScriptsFoundError(RuntimeError):
@@ -74,6 +84,31 @@ def discover_scripts(scripts_dir: Path) -> list[ScriptAsset]:
     return [ScriptAsset(name=path.name, content=path.read_bytes()) for path in paths]
 
 
+def package_archive(
+    code_root: Path, packages: Iterable[str] = VALIDATOR_PACKAGES, name: str = VALIDATOR_ARCHIVE
+) -> ScriptAsset:
+    """The ``*.py`` files of ``packages`` under ``code_root`` as one reproducible zip.
+
+    This is how the Glue validation job gets the Lambda's own validation code (Glue
+    puts a zip on ``--extra-py-files`` on the import path): the same files, never a
+    copy kept in step by hand. Entries are sorted and time-stamped alike, so the
+    archive, its digest and its key change exactly when a source file does.
+    Raises :class:`NoScriptsFoundError` when a package is missing.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for package in packages:
+            files = sorted((code_root / package).rglob("*.py"))
+            if not files:
+                raise NoScriptsFoundError(f"no package {package} (*.py) found in {code_root}")
+            for path in files:
+                entry = zipfile.ZipInfo(path.relative_to(code_root).as_posix(), _ZIP_EPOCH)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o644 << 16
+                archive.writestr(entry, path.read_bytes())
+    return ScriptAsset(name=name, content=buffer.getvalue())
+
+
 def script_uris(
     scripts: Iterable[ScriptAsset], bucket: str, prefix: str = DEFAULT_KEY_PREFIX
 ) -> dict[str, str]:
@@ -98,7 +133,7 @@ def publish_scripts(
             Bucket=bucket,
             Key=script.key(prefix),
             Body=script.content,
-            ContentType="text/x-python",
+            ContentType="application/zip" if script.name.endswith(".zip") else "text/x-python",
             Metadata={"sha256": script.sha256},
         )
     return script_uris(scripts, bucket, prefix)

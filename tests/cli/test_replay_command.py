@@ -24,9 +24,10 @@ def test_mock_replay_json_summary_for_a_successful_run(capsys):
     summary = json.loads(out.out)
     assert code == 0
     assert summary["status"] == "SUCCEEDED"
-    assert summary["states"][:3] == [
+    assert summary["states"][:4] == [
         "Read the arrival",
         "Claim the store-day",
+        "Which validator fits the file?",
         "Validate the sales file",
     ]
     assert summary["states"][-1] == "Store-day cleaned"

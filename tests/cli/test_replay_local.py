@@ -79,9 +79,10 @@ def test_one_task_can_be_mocked_in_a_local_run(capsys, tmp_path):
     summary = json.loads(out.out)
     assert code == 1
     # The real handler validated the 40 sample rows before the mocked Glue failed.
-    assert summary["states"][:5] == [
+    assert summary["states"][:6] == [
         "Read the arrival",
         "Claim the store-day",
+        "Which validator fits the file?",
         "Validate the sales file",
         "Was the file accepted?",
         "Clean the sales file",

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from publish_pipeline_assets.assets import VALIDATOR_PACKAGES
 
 from stepline.definition import PROJECT_ROOT
 
@@ -23,4 +24,11 @@ def project_copy(tmp_path: Path) -> Path:
     (root / "emr_jobs").mkdir()
     for script in (PROJECT_ROOT / "emr_jobs").glob("*.py"):
         shutil.copy(script, root / "emr_jobs" / script.name)
+    # It zips the Glue validation job's packages from functions/ too (content-addressed).
+    for package in VALIDATOR_PACKAGES:
+        shutil.copytree(
+            PROJECT_ROOT / "functions" / package,
+            root / "functions" / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     return root

@@ -205,6 +205,7 @@ def entered_at(run: ExecutionView, state: str) -> dt.datetime:
 # ============================================================== arrival
 READ = "Read the arrival"
 CLAIM = "Claim the store-day"
+ROUTE = "Which validator fits the file?"
 V = "Validate the sales file"
 ACCEPTED = "Was the file accepted?"
 CLEAN = "Clean the sales file"
@@ -224,7 +225,7 @@ RECORD_FAILURE = "Record the failure"
 NOTIFY_FAILED = "Notify that the run failed"
 RUN_FAILED = "Run failed"
 
-CLEANED = [READ, CLAIM, V, ACCEPTED, CLEAN, COUNTS, RECORD_CLEANED]
+CLEANED = [READ, CLAIM, ROUTE, V, ACCEPTED, CLEAN, COUNTS, RECORD_CLEANED]
 HAPPY_PATH = [*CLEANED, DEFERRED, REQUEST, WHICH, NOTIFY_ACCEPTED, "Store-day cleaned"]
 CLAIM_CONDITION = (
     "attribute_not_exists(execution_name) OR execution_name = :run OR arrival_order <= :order"
@@ -331,6 +332,7 @@ def test_no_data_path(run):
     run.assert_path(
         READ,
         CLAIM,
+        ROUTE,
         V,
         ACCEPTED,
         RECORD_NO_DATA,
@@ -355,7 +357,7 @@ def test_an_empty_file_replacing_rows_republishes_the_day(run):
     """An empty latest file removes the store-day's rows, so the day is published again."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ, CLAIM, V, ACCEPTED, RECORD_NO_DATA, HELD_ROWS, DEFERRED, REQUEST, WHICH,
+        READ, CLAIM, ROUTE, V, ACCEPTED, RECORD_NO_DATA, HELD_ROWS, DEFERRED, REQUEST, WHICH,
         NOTIFY_NO_DATA, "Nothing to load",
     )  # fmt: skip
     assert only_sent(run)["publish"] == "STARTED"
@@ -369,7 +371,7 @@ def test_file_rejected(run):
     """A rejected file is an outcome: recorded without data, notified as bad data, succeeds."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ, CLAIM, V, ACCEPTED, RECORD_REJECTION, HELD_ROWS, WHICH, NOTIFY_REJECTED,
+        READ, CLAIM, ROUTE, V, ACCEPTED, RECORD_REJECTION, HELD_ROWS, WHICH, NOTIFY_REJECTED,
         "File rejected",
     )  # fmt: skip
     message = only_sent(run)
@@ -390,7 +392,7 @@ def test_a_rejected_file_replacing_rows_republishes_the_day(run):
     """A rejected latest file takes the store-day's earlier rows out of the day."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ, CLAIM, V, ACCEPTED, RECORD_REJECTION, HELD_ROWS, DEFERRED, REQUEST, WHICH,
+        READ, CLAIM, ROUTE, V, ACCEPTED, RECORD_REJECTION, HELD_ROWS, DEFERRED, REQUEST, WHICH,
         NOTIFY_REJECTED, "File rejected",
     )  # fmt: skip
     message = only_sent(run)
@@ -448,11 +450,111 @@ def assert_arrival_failed_at(run: ExecutionView, state: str, error: str) -> dict
 @scenario("SalesArrival", "GlueFailsForGood")
 def test_glue_fails_for_good(run):
     """A failed Glue job is not retried (it would fail again); recorded and notified with cause."""
-    run.assert_path(READ, CLAIM, V, ACCEPTED, CLEAN, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED)
+    run.assert_path(
+        READ, CLAIM, ROUTE, V, ACCEPTED, CLEAN, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED
+    )
     assert run.retries(CLEAN) == 0
     message = assert_arrival_failed_at(run, CLEAN, "States.TaskFailed")
     assert "ContractBreachError" in message["cause"]
     assert [w.state for w in ledger_writes(run)] == [CLAIM, RECORD_FAILURE]
+
+
+# The stack's thresholds (template defaults): above them a file goes to the Glue job.
+LAMBDA_MAX_BYTES = 8_000_000_000
+LAMBDA_MAX_GZIP_BYTES = 800_000_000
+GLUE_V = "Validate the sales file on Glue"
+GLUE_RESULT = "Read the Glue validation result"
+ON_GLUE = [READ, CLAIM, ROUTE, GLUE_V, GLUE_RESULT, ACCEPTED, CLEAN, COUNTS, RECORD_CLEANED]
+
+
+def _sized_event(size: int, *, gzip: bool = False) -> dict[str, Any]:
+    """EVENT with another stored size (and a .csv.gz key when ``gzip``)."""
+    event = json.loads((PROJECT_ROOT / EVENT).read_text())
+    event["detail"]["object"]["size"] = size
+    if gzip:
+        event["detail"]["object"]["key"] = event["detail"]["object"]["key"] + ".gz"
+    return event
+
+
+def _big_file_input() -> dict[str, Any]:
+    from stepline.local.session import arrival_for_event
+
+    return arrival_for_event(dev(), _sized_event(LAMBDA_MAX_BYTES + 1))[1]
+
+
+def test_the_thresholds_are_the_template_defaults() -> None:
+    """The sizes these scenarios route by are the ones the dev stack substitutes."""
+    substitutions = dev().machine("SalesArrival").substitutions
+    assert substitutions["LambdaValidationMaxBytes"] == str(LAMBDA_MAX_BYTES)
+    assert substitutions["LambdaValidationMaxGzipBytes"] == str(LAMBDA_MAX_GZIP_BYTES)
+
+
+@scenario("SalesArrival", "BigFileOnGlue", input=_big_file_input)
+def test_a_file_too_big_for_the_lambda_is_validated_on_glue(run):
+    """Above the Lambda's limit the Glue job validates; its result document drives the rest."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path(*ON_GLUE, DEFERRED, REQUEST, WHICH, NOTIFY_ACCEPTED, "Store-day cleaned")
+    assert_accepted(only_sent(run), rows_in=1000, rows_out=997, publish="STARTED")
+    ((_, job),) = scheduled(run, GLUE_V)
+    assert job["JobName"] == dev().resources["ValidateSalesFileJob"]
+    name = arrival_name()
+    result_key = f"validated/_results/run={name}.json"
+    assert job["Arguments"]["--run_id"] == name
+    assert job["Arguments"]["--result_uri"] == f"{LAKE}/{result_key}"
+    # The job gets the S3 event itself, as the Lambda does.
+    sent = json.loads(job["Arguments"]["--sales_event"])
+    assert sent["detail"]["object"]["size"] == LAMBDA_MAX_BYTES + 1
+    ((_, read),) = scheduled(run, GLUE_RESULT)
+    assert (read["Bucket"], read["Key"]) == (LAKE.removeprefix("s3://"), result_key)
+    # The clean job reads the prefix the result document names, as after the Lambda.
+    ((_, clean),) = scheduled(run, CLEAN)
+    expected = MOCK_CONFIG["MockedResponses"]["ValidateAccepted"]["0"]["Return"]["Payload"]
+    assert clean["Arguments"]["--validated_prefix"] == expected["validated_prefix"]
+
+
+@scenario("SalesArrival", "BigFileFailsOnGlue", input=_big_file_input)
+def test_a_failed_glue_validation_is_recorded_and_notified(run):
+    """A failed validation job run is not retried (it would fail again), recorded FAILED."""
+    run.assert_path(READ, CLAIM, ROUTE, GLUE_V, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED)
+    assert run.retries(GLUE_V) == 0
+    message = assert_arrival_failed_at(run, GLUE_V, "States.TaskFailed")
+    assert "SourceObjectError" in message["cause"]
+
+
+@pytest.mark.parametrize(
+    ("size", "gzip", "route"),
+    [
+        (3738, False, V),
+        (LAMBDA_MAX_BYTES, False, V),  # exactly the limit: still the Lambda
+        (LAMBDA_MAX_BYTES + 1, False, GLUE_V),
+        (LAMBDA_MAX_GZIP_BYTES + 1, False, V),  # a plain file is not held to the gzip limit
+        (LAMBDA_MAX_GZIP_BYTES, True, V),  # exactly the gzip limit: still the Lambda
+        (LAMBDA_MAX_GZIP_BYTES + 1, True, GLUE_V),
+        (LAMBDA_MAX_BYTES + 1, True, GLUE_V),
+    ],
+    ids=[
+        "small",
+        "plain-at-limit",
+        "plain-over-limit",
+        "plain-at-gzip-limit",
+        "gzip-at-limit",
+        "gzip-over-limit",
+        "gzip-huge",
+    ],
+)
+def test_the_stored_size_and_compression_choose_the_validator(
+    stepline: Any, size: int, gzip: bool, route: str
+) -> None:
+    """Up to its limit (inclusive) the Lambda validates; above, the Glue job; .csv.gz by its own."""
+    from stepline.local.session import arrival_for_event
+
+    payload = arrival_for_event(dev(), _sized_event(size, gzip=gzip))[1]
+    run = stepline.mock_run("BigFileOnGlue", payload, machine="SalesArrival")
+    run.assert_status("SUCCEEDED")
+    other = GLUE_V if route == V else V
+    assert route in run.visited and other not in run.visited
+    assert (GLUE_RESULT in run.visited) == (route == GLUE_V)
+    assert run.visited[run.visited.index(route) - 1] == ROUTE
 
 
 @scenario("SalesArrival", "PublishRequestFails")
@@ -480,7 +582,9 @@ def test_the_ledger_down_at_the_claim_is_still_notified(run):
 def test_failure_notification_itself_fails(run):
     """When SNS stays down the run still fails with the original error, after bounded retries."""
     run.assert_status("FAILED", error="States.TaskFailed")
-    run.assert_path(READ, CLAIM, V, ACCEPTED, CLEAN, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED)
+    run.assert_path(
+        READ, CLAIM, ROUTE, V, ACCEPTED, CLEAN, RECORD_FAILURE, NOTIFY_FAILED, RUN_FAILED
+    )
     assert run.sent_notifications == []
     attempted = run.notifications
     assert [n.message["outcome"] for n in attempted] == ["FAILED"]

@@ -36,6 +36,8 @@ DOCUMENTED_WILDCARDS = {
     "resource-level permissions; a namespace condition narrows it",
     ("CleanSalesJobRole", "WriteJobMetrics"): "PutMetricData has no resource-level "
     "permissions; a namespace condition narrows it",
+    ("ValidateSalesFileJobRole", "WriteJobMetrics"): "PutMetricData has no resource-level "
+    "permissions; a namespace condition narrows it",
     **{
         (machine, "DeliverExecutionLogs"): "CloudWatch Logs delivery APIs have no "
         "resource-level permissions"
@@ -345,15 +347,49 @@ def test_machines_start_only_the_machines_their_tasks_start(
     }
 
 
-def test_the_arrival_reads_only_the_clean_step_counts(
+def test_the_arrival_reads_only_the_clean_step_counts_and_glue_validation_results(
     dev: TemplateResolver, resources: dict[str, Any]
 ) -> None:
-    """The arrival's only S3 grant is reading clean/_metrics/ (what its getObject Task reads)."""
+    """The arrival's only S3 grants are what its getObject Tasks read: counts and results."""
     grants = _grants(dev, resources, "SalesArrivalStateMachine")
     lake = "arn:aws:s3:::stepline-sales-dev-lake-123456789012-us-east-1"
-    assert {a: t for a, t in grants.items() if a.startswith("s3:")} == {
-        "s3:GetObject": [f"{lake}/clean/_metrics/*"]
+    assert {a: sorted(t) for a, t in grants.items() if a.startswith("s3:")} == {
+        "s3:GetObject": [f"{lake}/clean/_metrics/*", f"{lake}/validated/_results/*"]
     }
+
+
+def test_the_glue_validation_job_has_the_lambdas_data_grants_and_only_its_own_logs(
+    dev: TemplateResolver, resources: dict[str, Any]
+) -> None:
+    """Same S3 reach as the validation Lambda; logs only in its own groups; the stack's key."""
+    role = resources["ValidateSalesFileJobRole"]["Properties"]
+    documents = [policy["PolicyDocument"] for policy in role["Policies"]]
+    job = _grants(dev, {"Role": {"Properties": {"Policies": documents}}}, "Role")
+    function = _grants(dev, resources, "ValidateSalesFileFunction")
+    lake = "arn:aws:s3:::stepline-sales-dev-lake-123456789012-us-east-1"
+    artifacts = "arn:aws:s3:::stepline-sales-dev-artifacts-123456789012-us-east-1"
+    for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"):
+        assert (
+            sorted(job[action])
+            == sorted(function[action])
+            == [
+                f"{lake}/quarantine/*",
+                f"{lake}/validated/*",
+            ]
+        ), action
+    assert job["s3:GetObjectVersion"] == function["s3:GetObjectVersion"]
+    beyond = [t for t in job["s3:GetObject"] if t not in function["s3:GetObject"]]
+    assert sorted(beyond) == [  # the job script, and the validator's packages
+        "arn:aws:s3:::aws-sam-cli-managed-default-samclisourcebucket-*/stepline-sales-dev/*",
+        f"{artifacts}/emr/*",
+    ]
+    (log_groups,) = {tuple(job[a]) for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
+    assert log_groups == (
+        "arn:aws:logs:us-east-1:123456789012:log-group:"
+        "/aws-glue/jobs/stepline-sales-dev-validate-sales-file/*",
+    )
+    assert "logs:CreateLogGroup" not in job  # the stack creates both, with its key
+    assert "s3:ListBucket" not in job
 
 
 def test_the_publish_s3_grants_are_manifests_curated_reads_and_reports(

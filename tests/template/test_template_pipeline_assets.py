@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ import pytest
 from moto import mock_aws
 from publish_pipeline_assets import app
 from publish_pipeline_assets.assets import (
+    VALIDATOR_PACKAGES,
     NoScriptsFoundError,
     ScriptAsset,
     discover_scripts,
+    package_archive,
     publish_scripts,
 )
 from publish_pipeline_assets.cfn_response import (
@@ -316,3 +319,39 @@ def test_the_lake_layout_module_reaches_both_spark_jobs() -> None:
     assert f"'--py-files', '{uri}'" in args
     script = deployed.machine("SalesPublish").substitutions["AggregateSalesScriptUri"]
     assert args.index(f"'{uri}'") < args.index(f"'{script}'")  # spark-submit options first
+
+
+def test_the_validator_packages_the_glue_job_imports_are_the_ones_published(
+    s3: Any, response_url: FakeResponseUrl, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With both layers at /opt, the handler publishes the zip the job's --extra-py-files names."""
+    deployed = load_deployed_stack("dev")
+    artifacts = deployed.resources["ArtifactsBucket"]
+    s3.create_bucket(Bucket=artifacts)
+    opt = tmp_path / "opt"  # what Lambda extracts the two layers into
+    shutil.copytree(PROJECT_ROOT / "emr_jobs", opt, ignore=shutil.ignore_patterns("__pycache__"))
+    for package in VALIDATOR_PACKAGES:
+        shutil.copytree(
+            PROJECT_ROOT / "functions" / package,
+            opt / package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    monkeypatch.setattr(app, "LAYER_ROOT", opt)
+    event = _event("Create")
+    event["ResourceProperties"]["ArtifactsBucket"] = artifacts
+    event["ResourceProperties"]["ValidatorPackagesLayerArn"] = "arn:aws:lambda:::layer:v:1"
+    app.lambda_handler(event, _Context())
+    (body,) = response_url.bodies
+    assert body["Status"] == "SUCCESS", body
+    uri = body["Data"]["ValidatorPackagesScriptUri"]
+    job = deployed.glue_job_for_name(deployed.resources["ValidateSalesFileJob"])
+    assert job.default_arguments["--extra-py-files"] == uri
+    published = s3.get_object(Bucket=artifacts, Key=uri.removeprefix(f"s3://{artifacts}/"))
+    assert published["ContentType"] == "application/zip"
+    assert published["Body"].read() == package_archive(PROJECT_ROOT / "functions").content
+    # The EMR scripts are published as before, beside it.
+    assert set(body["Data"]) == {
+        "AggregateSalesScriptUri",
+        "SalesLakeScriptUri",
+        "ValidatorPackagesScriptUri",
+    }

@@ -688,13 +688,16 @@ def test_emr_scripts_travel_as_a_layer_that_the_publisher_mounts(resources: dict
     publisher = resources["PublishPipelineAssetsFunction"]["Properties"]
     assert publisher["Handler"] == "publish_pipeline_assets.app.lambda_handler"
     assert publisher["CodeUri"] == "functions/"
-    assert publisher["Layers"] == [{"Ref": "EmrJobScriptsLayer"}]
+    assert publisher["Layers"] == [{"Ref": "EmrJobScriptsLayer"}, {"Ref": "ValidatorPackagesLayer"}]
     assets = resources["PipelineAssets"]
     assert assets["Type"] == "Custom::PipelineAssets"
     assert assets["Properties"]["ServiceToken"] == {
         "Fn::GetAtt": ["PublishPipelineAssetsFunction", "Arn"]
     }
     assert assets["Properties"]["ScriptsLayerArn"] == {"Ref": "EmrJobScriptsLayer"}
+    # The Glue validation job's packages come from functions/, the Lambda's own code.
+    assert resources["ValidatorPackagesLayer"]["Properties"]["ContentUri"] == "functions/"
+    assert assets["Properties"]["ValidatorPackagesLayerArn"] == {"Ref": "ValidatorPackagesLayer"}
     assert assets["Properties"]["ArtifactsBucket"] == {"Ref": "ArtifactsBucket"}
 
 

@@ -118,14 +118,20 @@ def test_sam_expands_the_sns_policy_template_to_publish_on_the_topic_only(
 def test_sam_transform_versions_the_scripts_layer_for_the_custom_resource(
     transformed: dict[str, Any],
 ) -> None:
-    """After the transform, PipelineAssets references the hash-named scripts layer version."""
+    """After the transform, PipelineAssets references the hash-named layer versions."""
     resources = transformed["Resources"]
-    layers = [name for name, r in resources.items() if r["Type"] == "AWS::Lambda::LayerVersion"]
-    assert len(layers) == 1 and layers[0].startswith("EmrJobScriptsLayer")
+    layers = sorted(
+        name for name, r in resources.items() if r["Type"] == "AWS::Lambda::LayerVersion"
+    )
+    assert len(layers) == 2
+    scripts, packages = layers
+    assert scripts.startswith("EmrJobScriptsLayer")
+    assert packages.startswith("ValidatorPackagesLayer")
     assets = resources["PipelineAssets"]["Properties"]
-    assert assets["ScriptsLayerArn"] == {"Ref": layers[0]}
+    assert assets["ScriptsLayerArn"] == {"Ref": scripts}
+    assert assets["ValidatorPackagesLayerArn"] == {"Ref": packages}
     function = resources["PublishPipelineAssetsFunction"]["Properties"]
-    assert function["Layers"] == [{"Ref": layers[0]}]
+    assert function["Layers"] == [{"Ref": scripts}, {"Ref": packages}]
 
 
 def test_parameter_overrides_read_like_sam_deploy(sam_cli: SamCli) -> None:
