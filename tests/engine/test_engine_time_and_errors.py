@@ -328,23 +328,35 @@ def test_map_iteration_failure_keeps_a_states_error_name() -> None:
     assert result.output["error"] == {"Error": "States.TaskFailed", "Cause": "item 2"}
 
 
-def test_real_time_guard_aborts_a_run_that_does_not_finish() -> None:
-    """A run still going after timeout_seconds (real) is stopped and reported ABORTED."""
+def test_real_time_guard_aborts_a_run_that_does_not_finish(monkeypatch: Any) -> None:
+    """A run still going after timeout_seconds (real) is stopped and reported ABORTED.
+
+    The stuck Task is released only once the guard has stopped the run, so the
+    task can never finish first, however loaded the machine (a fixed release
+    timer raced the guard's 0.1 s on a busy machine).
+    """
     import threading
 
+    from stepline.local.adapter.execution import SteplineExecutionWorker
+
     release = threading.Event()
+    stop_running = SteplineExecutionWorker.stop_running
+
+    def stop_then_release(self: SteplineExecutionWorker, *args: Any, **kwargs: Any) -> None:
+        stop_running(self, *args, **kwargs)
+        release.set()
+
+    monkeypatch.setattr(SteplineExecutionWorker, "stop_running", stop_then_release)
 
     def stuck(invocation: TaskInvocation) -> Any:
-        release.wait(5)
+        assert release.wait(30), "the guard never stopped the run"
         return {"StatusCode": 200, "Payload": {}}
 
-    timer = threading.Timer(0.5, release.set)
-    timer.start()
     try:
         result = run_state_machine(machine(("Call", task()), ("After", {"Type": "Pass"})), {},
                                    task_handler=stuck, timeout_seconds=0.1)
     finally:
-        timer.cancel()
+        release.set()
     assert result.status == "ABORTED" and result.error == "Stepline.LocalRunTimeout"
     assert "After" not in result.states_visited
     assert result.history[-1]["type"] == "ExecutionAborted"
