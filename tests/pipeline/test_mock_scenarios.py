@@ -503,6 +503,8 @@ FINISHED = "Is the load finished?"
 COUNT_POLL = "Count the poll"
 WAIT_AGAIN = "Wait before loading again"
 CANCEL = "Cancel the load"
+RECHECK = "Check the load after the cancel"
+FINISHED_AFTER_ALL = "Did the load finish before the cancel?"
 REPORT = "Build the daily report"
 KEEP_REPORT = "Keep the day's latest report"
 RECORD = "Record the publish"
@@ -679,12 +681,30 @@ def test_redshifts_error_naming_the_copy_role_is_notified_without_it(run):
 def test_a_load_that_never_finishes_is_cancelled_after_sixty_polls(run):
     """After 60 polls the statement is cancelled, the date released and the timeout notified."""
     assert run.visited.count(CHECK) == 61
-    assert run.visited[-4:] == [CANCEL, RELEASE_FAILED, NOTIFY_PUBLISH_FAILED, PUBLISH_FAILED]
+    assert run.visited[-6:] == [
+        CANCEL, RECHECK, FINISHED_AFTER_ALL, RELEASE_FAILED, NOTIFY_PUBLISH_FAILED, PUBLISH_FAILED,
+    ]  # fmt: skip
     ((_, cancel),) = scheduled(run, CANCEL)
     assert cancel == {"Id": "stmt-0001"}
+    # One more read after the cancel: ABORTED, so the day is the timeout it was.
+    assert [p for _, p in scheduled(run, RECHECK)] == [{"Id": "stmt-0001"}]
     message = assert_failure_released(run, CHECK, "Stepline.RedshiftLoadTimeout")
     assert "still running after 60 polls; it was cancelled" in message["cause"]
     run.assert_not_visited(REPORT, KEEP_REPORT, RECORD)
+
+
+@scenario("SalesPublish", "RedshiftLoadFinishesBeforeTheCancel")
+def test_a_load_that_finishes_between_the_last_poll_and_the_cancel_is_published(run):
+    """The cancel of a statement that just committed is refused; the re-read finds it FINISHED."""
+    run.assert_status("SUCCEEDED")
+    polls = [WAIT, CHECK, FINISHED, COUNT_POLL] * 60
+    run.assert_path(
+        READ_PUBLISH, *LOADED[:-3], *polls, WAIT, CHECK, FINISHED, CANCEL, RECHECK,
+        FINISHED_AFTER_ALL, *PASS[-4:], NOTIFY_PUBLISHED, "Day published",
+    )  # fmt: skip
+    assert run.retries(CANCEL) == 0  # ValidationException is an answer, not a fault
+    assert_published_day(only_sent(run), passes=1)
+    assert [w.state for w in ledger_writes(run)] == [TAKE, RECORD, RELEASE]
 
 
 @scenario("SalesPublish", "EmrStepFails")
