@@ -452,6 +452,22 @@ def test_the_glue_job_logs_to_its_own_retained_log_groups(
         group = groups[f"{prefix}/{suffix}"]
         assert group["RetentionInDays"] == {"dev": 14, "prod": 365}[stage]
         assert "KmsKeyId" in group
+    # The job's role writes, and the key encrypts, only those groups (and their streams).
+    region_account = "arn:aws:logs:us-east-1:123456789012"
+    (logs,) = [
+        s
+        for policy in resolver.resolve(resolver.resources["CleanSalesJobRole"]["Properties"])[
+            "Policies"
+        ]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Sid"] == "WriteJobLogs"
+    ]
+    assert "logs:AssociateKmsKey" in logs["Action"]
+    assert logs["Resource"] == f"{region_account}:log-group:{prefix}/*"
+    key = resolver.resolve(resolver.resources["PipelineKey"]["Properties"])["KeyPolicy"]
+    (glue_logs,) = [s for s in key["Statement"] if s["Sid"] == "CloudWatchLogsEncryptGlueJobLogs"]
+    context = glue_logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert context == f"{region_account}:log-group:{prefix}/*"
 
 
 # --------------------------------------------------------------- the Lambda
@@ -497,7 +513,9 @@ def test_clean_job_runs_the_local_script_on_glue_5(resources: dict[str, Any]) ->
     assert job["SecurityConfiguration"] == {"Ref": "CleanSalesSecurityConfiguration"}
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     assert job["DefaultArguments"]["--enable-metrics"] == "true"
-    assert job["DefaultArguments"]["--enable-continuous-cloudwatch-log"] == "true"
+    # Glue 4.0's continuous-logging switch: with the security configuration it would log
+    # to <group>-<configuration name> groups the stack does not own (template comment).
+    assert "--enable-continuous-cloudwatch-log" not in job["DefaultArguments"]
     encryption = resources["CleanSalesSecurityConfiguration"]["Properties"][
         "EncryptionConfiguration"
     ]
