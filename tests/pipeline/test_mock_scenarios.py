@@ -508,6 +508,7 @@ FINISHED_AFTER_ALL = "Did the load finish before the cancel?"
 REPORT = "Build the daily report"
 KEEP_REPORT = "Keep the day's latest report"
 RECORD = "Record the publish"
+PRUNE = "Remove the superseded generations"
 RELEASE = "Release the date unless more arrived"
 MANY = "Were there many passes?"
 HAND = "Hand the date over"
@@ -518,7 +519,7 @@ NOTIFY_PUBLISH_FAILED = "Notify that the publish failed"
 PUBLISH_FAILED = "Publish failed"
 
 LOADED = [TAKE, LIST, MANIFEST, AGGREGATE, SUMMARY, LOAD, WAIT, CHECK, FINISHED]
-PASS = [*LOADED, REPORT, KEEP_REPORT, RECORD, RELEASE]
+PASS = [*LOADED, REPORT, KEEP_REPORT, RECORD, PRUNE, RELEASE]
 PUBLISHED = [READ_PUBLISH, *PASS, NOTIFY_PUBLISHED, "Day published"]
 
 
@@ -636,7 +637,7 @@ def test_redshift_still_running_then_finished(run):
     run.assert_status("SUCCEEDED")
     loop = [WAIT, CHECK, FINISHED, COUNT_POLL]
     run.assert_path(
-        READ_PUBLISH, *LOADED[:-3], *loop * 2, WAIT, CHECK, FINISHED, *PASS[-4:],
+        READ_PUBLISH, *LOADED[:-3], *loop * 2, WAIT, CHECK, FINISHED, *PASS[-5:],
         NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     assert [p["Id"] for _, p in scheduled(run, CHECK)] == ["stmt-0001"] * 3
@@ -649,7 +650,7 @@ def test_a_serialization_conflict_loads_the_day_again(run):
     """A serializable-isolation conflict is waited out and the same batch is sent again."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ_PUBLISH, *LOADED, WAIT_AGAIN, LOAD, WAIT, CHECK, FINISHED, *PASS[-4:],
+        READ_PUBLISH, *LOADED, WAIT_AGAIN, LOAD, WAIT, CHECK, FINISHED, *PASS[-5:],
         NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     first, second = (p for _, p in scheduled(run, LOAD))
@@ -700,7 +701,7 @@ def test_a_load_that_finishes_between_the_last_poll_and_the_cancel_is_published(
     polls = [WAIT, CHECK, FINISHED, COUNT_POLL] * 60
     run.assert_path(
         READ_PUBLISH, *LOADED[:-3], *polls, WAIT, CHECK, FINISHED, CANCEL, RECHECK,
-        FINISHED_AFTER_ALL, *PASS[-4:], NOTIFY_PUBLISHED, "Day published",
+        FINISHED_AFTER_ALL, *PASS[-5:], NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     assert run.retries(CANCEL) == 0  # ValidationException is an answer, not a fault
     assert_published_day(only_sent(run), passes=1)

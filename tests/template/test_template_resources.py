@@ -60,6 +60,8 @@ def test_only_s3_logging_may_write_the_access_logs_of_the_stacks_buckets(
     [
         ("quarantine/", "QuarantineRetentionDays", 400),
         ("reports/daily_sales/", "ReportRunsRetentionDays", 30),
+        ("validated/", "IntermediateRetentionDays", 7),
+        ("clean/_metrics/", "IntermediateRetentionDays", 7),
     ],
 )
 def test_the_lake_expires_quarantine_and_report_runs(
@@ -74,10 +76,16 @@ def test_the_lake_expires_quarantine_and_report_runs(
     from emr_jobs import sales_lake
 
     assert not sales_lake.LATEST_REPORTS_ROOT.startswith(prefix)
-    assert sales_lake.REPORTS_ROOT.startswith(prefix) or prefix == "quarantine/"
-    # Only these two prefixes expire: clean and curated generations stay (readers point at them).
+    assert sales_lake.REPORTS_ROOT.startswith(prefix) or prefix != "reports/daily_sales/"
+    # Only these prefixes expire by age: validated/ and clean/_metrics/ are read only by
+    # their own arrival; the clean and curated generations stay (readers point at them)
+    # until the publish removes the superseded ones.
     expiring = [r.get("Prefix") for r in rules if "ExpirationInDays" in r]
-    assert sorted(expiring) == ["quarantine/", "reports/daily_sales/"]
+    assert sorted(expiring) == [
+        "clean/_metrics/", "quarantine/", "reports/daily_sales/", "validated/",
+    ]  # fmt: skip
+    assert not sales_lake.CLEAN_ROOT.startswith(prefix)
+    assert not sales_lake.CURATED_ROOT.startswith(prefix)
 
 
 def test_every_log_group_is_encrypted_with_the_stacks_key_and_kept_by_stage(
