@@ -629,6 +629,29 @@ def test_publish_happy_path(run):
         f"{LAKE}/curated/daily_sales/sale_date={DAY}/publish={PUBLISHER}-c1/"
     )
     assert recorded.values[":report"] == f"{LAKE}/reports/latest/daily_sales/date={DAY}.csv"
+    # Then the superseded generations go: the pass just recorded and the one before it
+    # (from the record's ALL_OLD; none in this mock) are named to the prune.
+    ((_, record),) = scheduled(run, RECORD)
+    assert record["ReturnValues"] == "ALL_OLD"
+    ((_, prune),) = scheduled(run, PRUNE)
+    assert (prune["Payload"]["run_date"], prune["Payload"]["publish"]) == (DAY, f"{PUBLISHER}-c1")
+    assert prune["Payload"].get("previous_publish") is None
+    assert only_sent(run)["expiry"]["status"] == "PRUNED"
+
+
+@scenario("SalesPublish", "PruneFailsAfterTheDayIsRecorded")
+def test_a_failed_prune_is_a_warning_of_a_published_day(run):
+    """The day is recorded before the prune: its failure is notified, the publish succeeds."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path(*PUBLISHED)
+    assert run.retries(PRUNE) == 0  # ClientError is not a Lambda service error
+    message = only_sent(run)
+    assert_published_day(message, passes=1)
+    assert message["expiry"]["status"] == "FAILED"
+    assert message["expiry"]["error"] == "ClientError"
+    assert "DeleteObjects" in message["expiry"]["cause"]
+    _, _, released = ledger_writes(run)
+    assert_released(released, covered=1)
 
 
 @scenario("SalesPublish", "RedshiftRunsThenFinished")
@@ -740,6 +763,14 @@ def test_a_request_during_the_pass_causes_another_pass(run):
     assert_released(writes[2], covered=1)  # refused: a request came in
     assert_released(writes[5], covered=2)
     assert writes[4].values[":publish"] == f"{PUBLISHER}-c2"
+    # Each pass prunes with the pass it recorded and the one the ledger held before.
+    assert [
+        (p["Payload"]["publish"], p["Payload"]["previous_publish"])
+        for _, p in scheduled(run, PRUNE)
+    ] == [
+        (f"{PUBLISHER}-c1", f"{DAY}_publish_0_9999aaaa-c0"),
+        (f"{PUBLISHER}-c2", f"{PUBLISHER}-c1"),
+    ]
 
 
 @scenario("SalesPublish", "LeaseLostBeforeStart")
