@@ -13,7 +13,9 @@ date's lease, so no other publish of the date writes) calls this for the date:
   claimant in the ledger, or the generation this pass or the previous publish
   aggregated (from their manifests), **and** only once R's clean job has finished:
   its counts file (``clean/_metrics/.../run=R.json``) exists, which the job writes
-  last. A run still cleaning (a file superseded while its job runs) is never touched.
+  last. A run still cleaning (a file superseded while its job runs) is never touched;
+  one without counts whose newest object is a day old is a job that died (an
+  arrival and its job end within hours), and goes.
 
 The order makes it safe against a concurrent arrival of the date: the objects are
 listed first, the ledger is read (strongly consistent) after. A run whose objects
@@ -32,6 +34,7 @@ summaries are the days' audit record.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import defaultdict
@@ -58,6 +61,10 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 DEFAULT_MAX_PAGES = 50
 #: At most this many per-key delete errors are returned (the result stays small).
 MAX_REPORTED_ERRORS = 5
+#: A clean generation without its counts file whose newest object is older than this
+#: belongs to a job that died: an arrival ends within 2 hours (its machine's timeout)
+#: and its Glue job within 1 hour of starting, so nothing can still be writing it.
+ABANDONED_AFTER = dt.timedelta(hours=24)
 
 
 class S3Client(Protocol):
@@ -101,6 +108,8 @@ class Listing:
     curated: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     #: (store, run) whose clean job finished (its counts file was listed).
     finished: set[tuple[str, str]] = field(default_factory=set)
+    #: The newest LastModified of each clean generation.
+    newest: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
     #: False when a zone had more pages than the bound.
     complete: bool = True
 
@@ -143,16 +152,18 @@ class PruneResult:
         }
 
 
-def _keys(s3: S3Client, bucket: str, prefix: str, max_pages: int) -> tuple[list[str], bool]:
-    keys: list[str] = []
+def _objects(
+    s3: S3Client, bucket: str, prefix: str, max_pages: int
+) -> tuple[list[tuple[str, dt.datetime]], bool]:
+    found: list[tuple[str, dt.datetime]] = []
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}
     )
     for number, page in enumerate(pages):
         if number >= max_pages:
-            return keys, False
-        keys.extend(str(item["Key"]) for item in page.get("Contents", []))
-    return keys, True
+            return found, False
+        found.extend((str(o["Key"]), o["LastModified"]) for o in page.get("Contents", []))
+    return found, True
 
 
 def list_day(s3: S3Client, bucket: str, run_date: str, *, max_pages: int) -> Listing:
@@ -163,19 +174,21 @@ def list_day(s3: S3Client, bucket: str, run_date: str, *, max_pages: int) -> Lis
     listed, so it is not deleted either.
     """
     listing = Listing()
-    clean, complete = _keys(s3, bucket, f"{CLEAN_ROOT}sale_date={run_date}/", max_pages)
+    clean, complete = _objects(s3, bucket, f"{CLEAN_ROOT}sale_date={run_date}/", max_pages)
     listing.complete &= complete
-    for key in clean:
+    for key, modified in clean:
         if match := _CLEAN_KEY.match(key):
-            listing.clean[(match["store"], match["run"])].append(key)
-    curated, complete = _keys(s3, bucket, f"{CURATED_ROOT}sale_date={run_date}/", max_pages)
+            generation = (match["store"], match["run"])
+            listing.clean[generation].append(key)
+            listing.newest[generation] = max(modified, listing.newest.get(generation, modified))
+    curated, complete = _objects(s3, bucket, f"{CURATED_ROOT}sale_date={run_date}/", max_pages)
     listing.complete &= complete
-    for key in curated:
+    for key, _ in curated:
         if match := _CURATED_KEY.match(key):
             listing.curated[match["publish"]].append(key)
-    metrics, complete = _keys(s3, bucket, f"{CLEAN_METRICS_ROOT}date={run_date}/", max_pages)
+    metrics, complete = _objects(s3, bucket, f"{CLEAN_METRICS_ROOT}date={run_date}/", max_pages)
     listing.complete &= complete
-    for key in metrics:
+    for key, _ in metrics:
         if match := _METRICS_KEY.fullmatch(key):
             listing.finished.add((match["store"], match["run"]))
     return listing
@@ -231,8 +244,10 @@ def plan(
     ledger: Ledger,
     request: PruneRequest,
     aggregated: Iterable[tuple[str, str]],
+    now: dt.datetime | None = None,
 ) -> Plan:
-    """The keys to delete: superseded, finished generations only."""
+    """The keys to delete: superseded generations whose job finished (or died long ago)."""
+    now = now or dt.datetime.now(dt.UTC)
     keep_passes = {request.publish, request.previous_publish, ledger.published_pass} - {None}
     aggregated = set(aggregated)
     delete: list[str] = []
@@ -245,7 +260,8 @@ def plan(
     for (store, run), keys in sorted(listing.clean.items()):
         if run in ledger.runs_by_store.get(store, frozenset()) or (store, run) in aggregated:
             continue
-        if (store, run) not in listing.finished:
+        newest = listing.newest.get((store, run), now)
+        if (store, run) not in listing.finished and now - newest < ABANDONED_AFTER:
             running += 1  # its clean job may still be writing: left for a later publish
             continue
         delete.extend(keys)

@@ -7,6 +7,7 @@ the current and previous ones always, a run still cleaning always, the rest neve
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -16,7 +17,15 @@ import boto3
 import pytest
 from moto import mock_aws
 from prune_generations import app
-from prune_generations.service import Listing, PruneRequest, plan, prune_day, read_ledger
+from prune_generations.service import (
+    ABANDONED_AFTER,
+    Listing,
+    PruneRequest,
+    list_day,
+    plan,
+    prune_day,
+    read_ledger,
+)
 
 from emr_jobs import sales_lake
 
@@ -215,6 +224,22 @@ def test_a_run_still_cleaning_is_never_deleted(aws) -> None:
     )
     prune(s3, dynamodb, P3, P2)
     assert f"store_a/{run('store_a', 4)}" not in generations(s3)["clean"]
+
+
+def test_a_generation_whose_job_died_a_day_ago_goes(aws) -> None:
+    """No counts file, but its newest object is older than any arrival can run: abandoned."""
+    s3, dynamodb = aws
+    three_uploads_and_three_publishes(s3, dynamodb)
+    cleaned(s3, "store_a", run("store_a", 4), finished=False)
+    listing = list_day(s3, LAKE, DAY, max_pages=5)
+    request = PruneRequest(run_date=DAY, publish=P3, previous_publish=P2)
+    ledger = read_ledger(dynamodb, TABLE, DAY)
+    newest = listing.newest[("store_a", run("store_a", 4))]
+    soon, later = (newest + ABANDONED_AFTER - dt.timedelta(minutes=1), newest + ABANDONED_AFTER)
+    assert plan(listing, ledger, request, set(), now=soon).kept_running == 1
+    doomed = plan(listing, ledger, request, set(), now=later)
+    assert doomed.kept_running == 0
+    assert any(f"run={run('store_a', 4)}/" in key for key in doomed.delete)
 
 
 def test_the_claimant_in_progress_is_never_deleted(aws) -> None:
