@@ -743,3 +743,30 @@ def test_outputs_name_the_buckets_every_machine_the_ledger_and_the_topic(
     for name, machine in machine_outputs.items():
         short = machine.removeprefix("Sales").removesuffix("StateMachine")
         assert name == f"{short}StateMachineArn"
+
+
+# ------------------------------------------------------- generation expiry
+def test_the_prune_function_may_delete_only_the_generation_zones(
+    resources: dict[str, Any], dev: TemplateResolver
+) -> None:
+    """s3:DeleteObject on clean/sales/ and curated/daily_sales/ only; listing only there."""
+    function = dev.resolve(resources["PruneGenerationsFunction"]["Properties"])
+    assert function["Handler"] == "prune_generations.app.lambda_handler"
+    assert (PROJECT_ROOT / "functions/prune_generations/app.py").is_file()
+    statements = [s for policy in function["Policies"] for s in policy["Statement"]]
+    lake = dev.resolve({"Fn::GetAtt": ["DataLakeBucket", "Arn"]})
+    by_action: dict[str, list[Any]] = {}
+    for statement in statements:
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            by_action.setdefault(action, []).append(statement)
+    assert set(by_action) == {"s3:ListBucket", "s3:GetObject", "s3:DeleteObject", "dynamodb:Query"}
+    (delete,) = by_action["s3:DeleteObject"]
+    assert sorted(delete["Resource"]) == [f"{lake}/clean/sales/*", f"{lake}/curated/daily_sales/*"]
+    (listing,) = by_action["s3:ListBucket"]
+    assert listing["Resource"] == lake
+    assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == [
+        "clean/_metrics/*", "clean/sales/*", "curated/daily_sales/*",
+    ]  # fmt: skip
+    (read,) = by_action["s3:GetObject"]
+    assert read["Resource"] == f"{lake}/curated/_manifests/*"
