@@ -36,9 +36,29 @@ def test_a_header_only_reupload_empties_the_store_day_and_no_later_arrival_bring
     assert warehouse_day(env) == report_day(env) == expected_day([b])
 
     b2 = files.write("store_b", version=2, rows=20, duplicates=0)
-    arrive(env, b2, files.key("store_b"))  # any later arrival re-aggregates the date
+    _, b2_run = arrive(env, b2, files.key("store_b"))  # any later arrival re-aggregates the date
     env.wait()
     assert warehouse_day(env) == report_day(env) == expected_day([b2])
+
+    # Expiry: the lake keeps the current and previous generations, nothing older.
+    ledger = RunLedger(env)
+    published = ledger.publish_record(RUN_DATE)
+    assert published is not None
+    lake = next(b for b in env.buckets if "-lake-" in b)
+    keys = [
+        o["Key"]
+        for page in env.client("s3").get_paginator("list_objects_v2").paginate(Bucket=lake)
+        for o in page.get("Contents", [])
+    ]
+    curated = {
+        k.split("/")[3] for k in keys if k.startswith(f"curated/daily_sales/sale_date={RUN_DATE}/")
+    }
+    assert f"publish={published['published_pass']}" in curated and len(curated) == 2, curated
+    clean = {tuple(k.split("/")[3:5]) for k in keys if k.startswith("clean/sales/")}
+    # store_a holds no data (its latest file was empty) and neither of the last two
+    # passes read its old generation: gone. store_b: b2 (current) and b (previous pass).
+    assert {store for store, _ in clean} == {"store_id=store_b"}, clean
+    assert ("store_id=store_b", f"run={b2_run}") in clean and len(clean) == 2, clean
 
 
 def test_a_correction_sent_as_a_second_file_replaces_the_first_not_merges_with_it(env, files):

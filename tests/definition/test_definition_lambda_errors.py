@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import pytest
 from definition_support import MACHINE_IDS, stack, tasks_of
+from prune_generations.app import ERROR_DECISIONS as PRUNE_DECISIONS
 from validate_sales_file.errors import ERROR_DECISIONS
 
 # The decisions of each function's errors, by the function's logical id in template.yaml.
-DECISIONS_BY_FUNCTION = {"ValidateSalesFileFunction": ERROR_DECISIONS}
+DECISIONS_BY_FUNCTION = {
+    "ValidateSalesFileFunction": ERROR_DECISIONS,
+    "PruneGenerationsFunction": PRUNE_DECISIONS,
+}
 
 
 def _lambda_tasks() -> list[tuple[str, str, str]]:

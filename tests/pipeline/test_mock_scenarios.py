@@ -607,9 +607,12 @@ FINISHED = "Is the load finished?"
 COUNT_POLL = "Count the poll"
 WAIT_AGAIN = "Wait before loading again"
 CANCEL = "Cancel the load"
+RECHECK = "Check the load after the cancel"
+FINISHED_AFTER_ALL = "Did the load finish before the cancel?"
 REPORT = "Build the daily report"
 KEEP_REPORT = "Keep the day's latest report"
 RECORD = "Record the publish"
+PRUNE = "Remove the superseded generations"
 RELEASE = "Release the date unless more arrived"
 MANY = "Were there many passes?"
 HAND = "Hand the date over"
@@ -620,7 +623,7 @@ NOTIFY_PUBLISH_FAILED = "Notify that the publish failed"
 PUBLISH_FAILED = "Publish failed"
 
 LOADED = [TAKE, LIST, MANIFEST, AGGREGATE, SUMMARY, LOAD, WAIT, CHECK, FINISHED]
-PASS = [*LOADED, REPORT, KEEP_REPORT, RECORD, RELEASE]
+PASS = [*LOADED, REPORT, KEEP_REPORT, RECORD, PRUNE, RELEASE]
 PUBLISHED = [READ_PUBLISH, *PASS, NOTIFY_PUBLISHED, "Day published"]
 
 
@@ -730,6 +733,29 @@ def test_publish_happy_path(run):
         f"{LAKE}/curated/daily_sales/sale_date={DAY}/publish={PUBLISHER}-c1/"
     )
     assert recorded.values[":report"] == f"{LAKE}/reports/latest/daily_sales/date={DAY}.csv"
+    # Then the superseded generations go: the pass just recorded and the one before it
+    # (from the record's ALL_OLD; none in this mock) are named to the prune.
+    ((_, record),) = scheduled(run, RECORD)
+    assert record["ReturnValues"] == "ALL_OLD"
+    ((_, prune),) = scheduled(run, PRUNE)
+    assert (prune["Payload"]["run_date"], prune["Payload"]["publish"]) == (DAY, f"{PUBLISHER}-c1")
+    assert prune["Payload"].get("previous_publish") is None
+    assert only_sent(run)["expiry"]["status"] == "PRUNED"
+
+
+@scenario("SalesPublish", "PruneFailsAfterTheDayIsRecorded")
+def test_a_failed_prune_is_a_warning_of_a_published_day(run):
+    """The day is recorded before the prune: its failure is notified, the publish succeeds."""
+    run.assert_status("SUCCEEDED")
+    run.assert_path(*PUBLISHED)
+    assert run.retries(PRUNE) == 0  # ClientError is not a Lambda service error
+    message = only_sent(run)
+    assert_published_day(message, passes=1)
+    assert message["expiry"]["status"] == "FAILED"
+    assert message["expiry"]["error"] == "ClientError"
+    assert "DeleteObjects" in message["expiry"]["cause"]
+    _, _, released = ledger_writes(run)
+    assert_released(released, covered=1)
 
 
 @scenario("SalesPublish", "RedshiftRunsThenFinished")
@@ -738,7 +764,7 @@ def test_redshift_still_running_then_finished(run):
     run.assert_status("SUCCEEDED")
     loop = [WAIT, CHECK, FINISHED, COUNT_POLL]
     run.assert_path(
-        READ_PUBLISH, *LOADED[:-3], *loop * 2, WAIT, CHECK, FINISHED, *PASS[-4:],
+        READ_PUBLISH, *LOADED[:-3], *loop * 2, WAIT, CHECK, FINISHED, *PASS[-5:],
         NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     assert [p["Id"] for _, p in scheduled(run, CHECK)] == ["stmt-0001"] * 3
@@ -751,7 +777,7 @@ def test_a_serialization_conflict_loads_the_day_again(run):
     """A serializable-isolation conflict is waited out and the same batch is sent again."""
     run.assert_status("SUCCEEDED")
     run.assert_path(
-        READ_PUBLISH, *LOADED, WAIT_AGAIN, LOAD, WAIT, CHECK, FINISHED, *PASS[-4:],
+        READ_PUBLISH, *LOADED, WAIT_AGAIN, LOAD, WAIT, CHECK, FINISHED, *PASS[-5:],
         NOTIFY_PUBLISHED, "Day published",
     )  # fmt: skip
     first, second = (p for _, p in scheduled(run, LOAD))
@@ -783,12 +809,30 @@ def test_redshifts_error_naming_the_copy_role_is_notified_without_it(run):
 def test_a_load_that_never_finishes_is_cancelled_after_sixty_polls(run):
     """After 60 polls the statement is cancelled, the date released and the timeout notified."""
     assert run.visited.count(CHECK) == 61
-    assert run.visited[-4:] == [CANCEL, RELEASE_FAILED, NOTIFY_PUBLISH_FAILED, PUBLISH_FAILED]
+    assert run.visited[-6:] == [
+        CANCEL, RECHECK, FINISHED_AFTER_ALL, RELEASE_FAILED, NOTIFY_PUBLISH_FAILED, PUBLISH_FAILED,
+    ]  # fmt: skip
     ((_, cancel),) = scheduled(run, CANCEL)
     assert cancel == {"Id": "stmt-0001"}
+    # One more read after the cancel: ABORTED, so the day is the timeout it was.
+    assert [p for _, p in scheduled(run, RECHECK)] == [{"Id": "stmt-0001"}]
     message = assert_failure_released(run, CHECK, "Stepline.RedshiftLoadTimeout")
     assert "still running after 60 polls; it was cancelled" in message["cause"]
     run.assert_not_visited(REPORT, KEEP_REPORT, RECORD)
+
+
+@scenario("SalesPublish", "RedshiftLoadFinishesBeforeTheCancel")
+def test_a_load_that_finishes_between_the_last_poll_and_the_cancel_is_published(run):
+    """The cancel of a statement that just committed is refused; the re-read finds it FINISHED."""
+    run.assert_status("SUCCEEDED")
+    polls = [WAIT, CHECK, FINISHED, COUNT_POLL] * 60
+    run.assert_path(
+        READ_PUBLISH, *LOADED[:-3], *polls, WAIT, CHECK, FINISHED, CANCEL, RECHECK,
+        FINISHED_AFTER_ALL, *PASS[-5:], NOTIFY_PUBLISHED, "Day published",
+    )  # fmt: skip
+    assert run.retries(CANCEL) == 0  # ValidationException is an answer, not a fault
+    assert_published_day(only_sent(run), passes=1)
+    assert [w.state for w in ledger_writes(run)] == [TAKE, RECORD, RELEASE]
 
 
 @scenario("SalesPublish", "EmrStepFails")
@@ -823,6 +867,14 @@ def test_a_request_during_the_pass_causes_another_pass(run):
     assert_released(writes[2], covered=1)  # refused: a request came in
     assert_released(writes[5], covered=2)
     assert writes[4].values[":publish"] == f"{PUBLISHER}-c2"
+    # Each pass prunes with the pass it recorded and the one the ledger held before.
+    assert [
+        (p["Payload"]["publish"], p["Payload"]["previous_publish"])
+        for _, p in scheduled(run, PRUNE)
+    ] == [
+        (f"{PUBLISHER}-c1", f"{DAY}_publish_0_9999aaaa-c0"),
+        (f"{PUBLISHER}-c2", f"{PUBLISHER}-c1"),
+    ]
 
 
 @scenario("SalesPublish", "LeaseLostBeforeStart")

@@ -60,6 +60,8 @@ def test_only_s3_logging_may_write_the_access_logs_of_the_stacks_buckets(
     [
         ("quarantine/", "QuarantineRetentionDays", 400),
         ("reports/daily_sales/", "ReportRunsRetentionDays", 30),
+        ("validated/", "IntermediateRetentionDays", 7),
+        ("clean/_metrics/", "IntermediateRetentionDays", 7),
     ],
 )
 def test_the_lake_expires_quarantine_and_report_runs(
@@ -74,10 +76,16 @@ def test_the_lake_expires_quarantine_and_report_runs(
     from emr_jobs import sales_lake
 
     assert not sales_lake.LATEST_REPORTS_ROOT.startswith(prefix)
-    assert sales_lake.REPORTS_ROOT.startswith(prefix) or prefix == "quarantine/"
-    # Only these two prefixes expire: clean and curated generations stay (readers point at them).
+    assert sales_lake.REPORTS_ROOT.startswith(prefix) or prefix != "reports/daily_sales/"
+    # Only these prefixes expire by age: validated/ and clean/_metrics/ are read only by
+    # their own arrival; the clean and curated generations stay (readers point at them)
+    # until the publish removes the superseded ones.
     expiring = [r.get("Prefix") for r in rules if "ExpirationInDays" in r]
-    assert sorted(expiring) == ["quarantine/", "reports/daily_sales/"]
+    assert sorted(expiring) == [
+        "clean/_metrics/", "quarantine/", "reports/daily_sales/", "validated/",
+    ]  # fmt: skip
+    assert not sales_lake.CLEAN_ROOT.startswith(prefix)
+    assert not sales_lake.CURATED_ROOT.startswith(prefix)
 
 
 def test_every_log_group_is_encrypted_with_the_stacks_key_and_kept_by_stage(
@@ -452,6 +460,22 @@ def test_the_glue_job_logs_to_its_own_retained_log_groups(
         group = groups[f"{prefix}/{suffix}"]
         assert group["RetentionInDays"] == {"dev": 14, "prod": 365}[stage]
         assert "KmsKeyId" in group
+    # The job's role writes, and the key encrypts, only those groups (and their streams).
+    region_account = "arn:aws:logs:us-east-1:123456789012"
+    (logs,) = [
+        s
+        for policy in resolver.resolve(resolver.resources["CleanSalesJobRole"]["Properties"])[
+            "Policies"
+        ]
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Sid"] == "WriteJobLogs"
+    ]
+    assert "logs:AssociateKmsKey" in logs["Action"]
+    assert logs["Resource"] == f"{region_account}:log-group:{prefix}/*"
+    key = resolver.resolve(resolver.resources["PipelineKey"]["Properties"])["KeyPolicy"]
+    (glue_logs,) = [s for s in key["Statement"] if s["Sid"] == "CloudWatchLogsEncryptGlueJobLogs"]
+    context = glue_logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+    assert context == f"{region_account}:log-group:{prefix}/*"
 
 
 # --------------------------------------------------------------- the Lambda
@@ -497,7 +521,9 @@ def test_clean_job_runs_the_local_script_on_glue_5(resources: dict[str, Any]) ->
     assert job["SecurityConfiguration"] == {"Ref": "CleanSalesSecurityConfiguration"}
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     assert job["DefaultArguments"]["--enable-metrics"] == "true"
-    assert job["DefaultArguments"]["--enable-continuous-cloudwatch-log"] == "true"
+    # Glue 4.0's continuous-logging switch: with the security configuration it would log
+    # to <group>-<configuration name> groups the stack does not own (template comment).
+    assert "--enable-continuous-cloudwatch-log" not in job["DefaultArguments"]
     encryption = resources["CleanSalesSecurityConfiguration"]["Properties"][
         "EncryptionConfiguration"
     ]
@@ -720,3 +746,30 @@ def test_outputs_name_the_buckets_every_machine_the_ledger_and_the_topic(
     for name, machine in machine_outputs.items():
         short = machine.removeprefix("Sales").removesuffix("StateMachine")
         assert name == f"{short}StateMachineArn"
+
+
+# ------------------------------------------------------- generation expiry
+def test_the_prune_function_may_delete_only_the_generation_zones(
+    resources: dict[str, Any], dev: TemplateResolver
+) -> None:
+    """s3:DeleteObject on clean/sales/ and curated/daily_sales/ only; listing only there."""
+    function = dev.resolve(resources["PruneGenerationsFunction"]["Properties"])
+    assert function["Handler"] == "prune_generations.app.lambda_handler"
+    assert (PROJECT_ROOT / "functions/prune_generations/app.py").is_file()
+    statements = [s for policy in function["Policies"] for s in policy["Statement"]]
+    lake = dev.resolve({"Fn::GetAtt": ["DataLakeBucket", "Arn"]})
+    by_action: dict[str, list[Any]] = {}
+    for statement in statements:
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            by_action.setdefault(action, []).append(statement)
+    assert set(by_action) == {"s3:ListBucket", "s3:GetObject", "s3:DeleteObject", "dynamodb:Query"}
+    (delete,) = by_action["s3:DeleteObject"]
+    assert sorted(delete["Resource"]) == [f"{lake}/clean/sales/*", f"{lake}/curated/daily_sales/*"]
+    (listing,) = by_action["s3:ListBucket"]
+    assert listing["Resource"] == lake
+    assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == [
+        "clean/_metrics/*", "clean/sales/*", "curated/daily_sales/*",
+    ]  # fmt: skip
+    (read,) = by_action["s3:GetObject"]
+    assert read["Resource"] == f"{lake}/curated/_manifests/*"
