@@ -12,7 +12,10 @@ about (README "Performance"):
   also ``--engine reference``, the row-by-row implementation; plain and gzip.
 * ``lambda``: the validation Lambda's handler in a fresh process against a moto
   S3 server (the file landed first, not timed; good rows and rejects written to
-  S3), against the CLI on the same file: target <= 1.25 x.
+  S3), against the CLI on the same file: target <= 1.25 x. The moto server
+  shares the machine's cores, so its own CPU during each run is reported too
+  (``server cpu``), and the ratio of the handler's CPU to the CLI's, which is
+  what Lambda bills (the server stands in for S3, which Lambda does not bill).
 * ``import``: each Lambda handler module against a bare ``import boto3``:
   target <= 1.5 x.
 
@@ -26,6 +29,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -48,12 +52,23 @@ RAW_BUCKET, LAKE_BUCKET = "bench-raw", "bench-lake"
 ROWS_PER_MB = 10_880
 
 
-def run_once(command: Sequence[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(
+    command: Sequence[str], env: dict[str, str] | None = None, server: int | None = None
+) -> dict[str, float]:
     """Wall seconds, CPU seconds and peak RSS (MiB) of one whole process.
 
-    Only ``stepline validate`` may exit 1 (a rejected file); any other command
-    must exit 0, or its figures would be those of a run cut short.
+    With ``server`` (a process id), also the CPU seconds that process used
+    meanwhile (``server_cpu_s``). Only ``stepline validate`` may exit 1 (a
+    rejected file); any other command must exit 0, or its figures would be
+    those of a run cut short.
     """
+    server_before = process_cpu(server) if server is not None else 0.0
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT
@@ -69,23 +84,27 @@ def run_once(command: Sequence[str], env: dict[str, str] | None = None) -> dict[
         "wall_s": wall,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_mib": usage.ru_maxrss / 1024,  # KiB on Linux
+        "server_cpu_s": process_cpu(server) - server_before if server is not None else 0.0,
     }
 
 
 def side_by_side(
-    commands: Mapping[str, Sequence[str]], runs: int, env: dict[str, str] | None = None
+    commands: Mapping[str, Sequence[str]],
+    runs: int,
+    env: dict[str, str] | None = None,
+    server: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """Each command ``runs`` times (after one warm-up each), in turns; medians."""
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
     for command in commands.values():
-        run_once(command, env)  # warm-up: page cache, .pyc files
+        run_once(command, env, server)  # warm-up: page cache, .pyc files
     for _ in range(runs):
         for name, command in commands.items():
-            samples[name].append(run_once(command, env))
+            samples[name].append(run_once(command, env, server))
     return {
         name: {
             figure: statistics.median(sample[figure] for sample in runs_of)
-            for figure in ("wall_s", "cpu_s", "peak_mib")
+            for figure in ("wall_s", "cpu_s", "peak_mib", "server_cpu_s")
         }
         for name, runs_of in samples.items()
     }
@@ -188,9 +207,23 @@ def land(path: Path, key: str, event_path: Path) -> None:
     event_path.write_text(json.dumps({"event": event, "run": "bench_run_0001"}))
 
 
-def invoke(event_path: Path) -> None:
-    """The Lambda handler on one event, as the Lambda runtime calls it."""
-    from validate_sales_file.app import lambda_handler
+def cpu_now() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def invoke(event_path: Path, phases: Path | None = None) -> None:
+    """The Lambda handler on one event, as the Lambda runtime calls it.
+
+    ``phases``: also write the CPU seconds of its parts there (JSON): the import,
+    the S3 client, the invocation.
+    """
+    marks = [cpu_now()]
+    from validate_sales_file.app import get_s3_client, lambda_handler
+
+    marks.append(cpu_now())
+    get_s3_client()
+    marks.append(cpu_now())
 
     class Context:
         function_name = "bench-validate-sales-file"
@@ -199,11 +232,66 @@ def invoke(event_path: Path) -> None:
         aws_request_id = "00000000-0000-0000-0000-000000000000"
 
     result = lambda_handler(json.loads(event_path.read_text()), cast(Any, Context()))
+    marks.append(cpu_now())
     if not result["accepted"]:
         raise SystemExit(f"rejected: {result['rejection_reason']}")
+    if phases is not None:
+        names = ("handler: import", "handler: S3 client", "handler: invocation")
+        parts = {name: b - a for name, a, b in zip(names, marks[:-1], marks[1:], strict=True)}
+        phases.write_text(json.dumps(parts))
 
 
-def lambda_figures(plain: Path, compressed: Path, runs: int) -> dict[str, dict[str, float]]:
+def cli_phases(path: Path, key: str, phases: Path) -> None:
+    """What the CLI does, in parts (CPU seconds, JSON to ``phases``): the import of the
+    validator, the validation (no output, as ``stepline validate``), and the
+    validation again writing the good rows as the Lambda does (gzip) to a sink that
+    drops them: the cost of making them, without S3."""
+    marks = [cpu_now()]
+    from sales_contract import parse_raw_key
+    from sales_contract.columnar import validate_sales_object
+
+    marks.append(cpu_now())
+    validate_sales_object(lambda: path.open("rb"), parse_raw_key(key))
+    marks.append(cpu_now())
+
+    class Sink:
+        def write(self, data: bytes) -> int:
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    validate_sales_object(lambda: path.open("rb"), parse_raw_key(key), good_rows_out=Sink())
+    marks.append(cpu_now())
+    names = ("cli: import", "cli: validation", "cli: validation + gzip good rows")
+    parts = {name: b - a for name, a, b in zip(names, marks[:-1], marks[1:], strict=True)}
+    phases.write_text(json.dumps(parts))
+
+
+def phase_figures(
+    event: Path, path: Path, key: str, runs: int, env: dict[str, str], server: int
+) -> dict[str, float]:
+    """Medians of the parts of the handler's and the CLI's CPU, in turns."""
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        out = Path(workdir) / "phases.json"
+        for _ in range(runs):
+            for step in (
+                ["invoke", str(event), "--phases", str(out)],
+                ["cli-phases", str(path), key, str(out)],
+            ):
+                figures = run_once([PYTHON, __file__, *step], env, server)
+                parts = json.loads(out.read_text())
+                if step[0] == "invoke":
+                    parts["moto server (during the handler)"] = figures["server_cpu_s"]
+                for name, seconds in parts.items():
+                    samples.setdefault(name, []).append(seconds)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def lambda_figures(
+    plain: Path, compressed: Path, runs: int, phases: bool = False
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -230,7 +318,13 @@ def lambda_figures(plain: Path, compressed: Path, runs: int) -> dict[str, dict[s
                 commands[f"cli {name}"] = [
                     PYTHON, "-m", "stepline.cli", "validate", str(path), "--key", key, "--json",
                 ]
-            return side_by_side(commands, runs, env)
+            figures = side_by_side(commands, runs, env, server.pid)
+            parts = (
+                phase_figures(Path(workdir) / "plain.json", plain, KEY, runs, env, server.pid)
+                if phases
+                else {}
+            )
+            return figures, parts
     finally:
         server.terminate()
         server.wait()
@@ -249,14 +343,21 @@ def import_commands() -> dict[str, list[str]]:
 
 def report(figures: dict[str, dict[str, float]], pairs: list[tuple[str, str, float]]) -> None:
     for name, figure in figures.items():
+        server = figure.get("server_cpu_s", 0.0)
         print(
             f"{name:40} wall {figure['wall_s']:7.3f} s  cpu {figure['cpu_s']:7.3f} s"
             f"  peak {figure['peak_mib']:7.1f} MiB"
+            + (f"  server cpu {server:6.3f} s" if server else "")
         )
     for a, b, target in pairs:
         ratio = figures[a]["wall_s"] / figures[b]["wall_s"]
+        cpu = figures[a]["cpu_s"] / figures[b]["cpu_s"]
         print(f"{a + ' / ' + b:60} {ratio:6.2f}  (target <= {target}: "
-              f"{'met' if ratio <= target else 'MISSED'})")
+              f"{'met' if ratio <= target else 'MISSED'}); cpu {cpu:.2f}")
+        server = figures[a].get("server_cpu_s", 0.0)
+        if server:
+            both = (figures[a]["cpu_s"] + server) / figures[b]["cpu_s"]
+            print(f"{'  cpu with the server, / ' + b:60} {both:6.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -268,17 +369,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     land_step.add_argument("event", type=Path)
     invoke_step = sub.add_parser("invoke", help="(internal) run the handler on an event")
     invoke_step.add_argument("event", type=Path)
+    invoke_step.add_argument("--phases", type=Path)
+    cli_step = sub.add_parser("cli-phases", help="(internal) the CLI's work, in parts")
+    cli_step.add_argument("path", type=Path)
+    cli_step.add_argument("key")
+    cli_step.add_argument("phases", type=Path)
     parser.add_argument("--mb", type=int, default=200, help="size of the generated file")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path, help="where to keep the generated files")
     parser.add_argument("--reference", action="store_true", help="time --engine reference too")
     parser.add_argument("--skip-lambda", action="store_true")
+    parser.add_argument(
+        "--phases", action="store_true",
+        help="also split the handler's and the CLI's CPU into parts (plain file)",
+    )
     args = parser.parse_args(argv)
     if args.step == "land":
         land(args.path, args.key, args.event)
         return 0
     if args.step == "invoke":
-        invoke(args.event)
+        invoke(args.event, args.phases)
+        return 0
+    if args.step == "cli-phases":
+        cli_phases(args.path, args.key, args.phases)
         return 0
 
     directory = args.dir or Path(tempfile.gettempdir()) / f"stepline-bench-{args.mb}mb"
@@ -296,9 +409,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures.update(imports)
     pairs += [(name, "import boto3", 1.5) for name in imports if name != "import boto3"]
     if not args.skip_lambda:
-        figures.update(lambda_figures(plain, compressed, args.runs))
+        lambda_runs, parts = lambda_figures(plain, compressed, args.runs, args.phases)
+        figures.update(lambda_runs)
         pairs += [("lambda plain", "cli plain", 1.25), ("lambda gzip", "cli gzip", 1.25)]
+        results["cpu_parts"] = parts
     report(figures, pairs)
+    for name, seconds in results.get("cpu_parts", {}).items():
+        print(f"cpu of {name:52} {seconds:6.3f} s")
     results["figures"] = figures
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)

@@ -61,8 +61,10 @@ ERROR_DECISIONS: dict[str, tuple[Decision, str]] = {
         "catch",
         "the object or its version is gone, or access is denied: it fails the same way again",
     ),
-    # Raised by pydantic for a malformed invocation payload (not the S3 event's content,
-    # which is checked as data): a bug in the caller, the same on every attempt.
+    # A malformed invocation payload (validate_sales_file.models.ValidationError), or an
+    # event that is not an S3 Object Created event (pydantic's, from Powertools' model of
+    # it; a key or file breaking the contract is a rejection, not this): a bug in the
+    # caller, the same on every attempt.
     "ValidationError": ("catch", "the invocation payload is malformed: a retry sends it again"),
     # The Lambda service's own errors, as the lambda:invoke integration names them
     # (AWS: "Handle Lambda transient service exceptions", Step Functions developer guide).

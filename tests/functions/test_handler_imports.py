@@ -21,11 +21,12 @@ def _modules_after(statement: str) -> set[str]:
     return set(result.stdout.split())
 
 
-def test_importing_the_validation_handler_loads_neither_numpy_nor_xray() -> None:
-    """numpy (validation only) and the X-Ray SDK (the Tracer, first call) wait for an invocation."""
+def test_importing_the_validation_handler_loads_neither_numpy_nor_xray_nor_pydantic() -> None:
+    """numpy (validation only), the X-Ray SDK (the Tracer, first call) and pydantic (the
+    event's model, parsed per invocation) wait for an invocation."""
     modules = _modules_after("import validate_sales_file.app")
     assert "validate_sales_file.app" in modules
-    assert not {"numpy", "aws_xray_sdk", "sales_contract.columnar"} & modules
+    assert not {"numpy", "aws_xray_sdk", "sales_contract.columnar", "pydantic"} & modules
 
 
 def _first_invocation(environ: str) -> set[str]:

@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from sales_contract import COLUMNS
 from validate_sales_file import app
+from validate_sales_file.errors import ERROR_DECISIONS
+from validate_sales_file.models import ValidationRequest
 from validate_sales_file.service import validate_event
 from validate_sales_file.settings import SettingsError, ValidatorSettings, get_settings
 
@@ -269,6 +271,50 @@ def test_malformed_ratio_fails_loudly(ratio: str) -> None:
     """MAX_REJECT_RATIO outside 0..1 or not a number is refused."""
     with pytest.raises(SettingsError, match="max_reject_ratio"):
         ValidatorSettings.from_environ({"DATA_LAKE_BUCKET": LAKE, "MAX_REJECT_RATIO": ratio})
+
+
+@pytest.mark.parametrize(
+    ("bucket", "ratio", "field"),
+    [("ab", 0.01, "data_lake_bucket"), ("x" * 64, 0.01, "data_lake_bucket"),
+     (LAKE, 1.01, "max_reject_ratio"), (LAKE, float("nan"), "max_reject_ratio")],
+)
+def test_settings_made_in_code_are_checked_too(bucket: str, ratio: float, field: str) -> None:
+    """The bucket name is 3-63 characters and the ratio 0..1, however the settings are made."""
+    with pytest.raises(ValueError, match=field):
+        ValidatorSettings(data_lake_bucket=bucket, max_reject_ratio=ratio)
+
+
+def test_the_arrival_request_and_a_bare_event_are_both_accepted() -> None:
+    """{event, run} keeps its run; a bare EventBridge event is validated as run adhoc."""
+    event = {"detail-type": "Object Created", "detail": {}}
+    assert ValidationRequest.from_payload({"event": event, "run": RUN}).run == RUN
+    bare = ValidationRequest.from_payload(event)
+    assert (bare.event, bare.run) == (event, "adhoc")
+    assert ValidationRequest.from_payload({"event": event}).run == "adhoc"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ["not", "an", "object"],
+        {"run": RUN},
+        {"event": "s3://bucket/key", "run": RUN},
+        {"event": {}, "run": RUN, "extra": 1},
+        {"event": {}, "run": "a/b"},
+        {"event": {}, "run": "r1\n"},
+        {"event": {}, "run": 7},
+    ],
+    ids=["list", "no-event", "event-not-object", "extra-field", "bad-run", "run-newline",
+         "run-not-string"],
+)
+def test_a_malformed_payload_fails_as_validation_error_which_the_arrival_catches(
+    payload: object,
+) -> None:
+    """The handler raises ValidationError before touching S3; the arrival catches that name."""
+    with pytest.raises(ValueError) as raised:
+        app.lambda_handler(payload, _LambdaContext())  # type: ignore[arg-type]
+    assert type(raised.value).__name__ == "ValidationError"
+    assert ERROR_DECISIONS["ValidationError"][0] == "catch"
 
 
 MANIFEST = json.loads((ROOT / "events" / "manifest.json").read_text())
