@@ -123,3 +123,78 @@ def test_moto_serves_an_object_whose_buffer_reads_a_file(tmp_path) -> None:
         assert buffer.loaded
         s3.put_object(Bucket="lazy", Key="k", Body=b"replaced")
         assert s3.get_object(Bucket="lazy", Key="k")["Body"].read() == b"replaced"
+
+
+def test_moto_builds_an_uploaded_body_by_repeated_concatenation() -> None:
+    """Why land_file_backed exists: an in-process PutObject assembles the body in memory twice.
+
+    botocore's request checksum wraps the body in an AwsChunkedWrapper that
+    moto reads whole (``self._remaining += ...``), and moto decodes the
+    aws-chunked body with ``decoded_body += ...``: quadratic time, several
+    copies of the file in memory. If either changes, landing through the S3
+    API may have become linear: measure (bench/local_land.py) and drop the
+    adaptation if so.
+    """
+    from botocore.httpchecksum import AwsChunkedWrapper
+    from moto.core.request import Request
+    from moto.s3.responses import S3Response
+
+    assert "self._remaining +=" in inspect.getsource(AwsChunkedWrapper.read), _context(
+        "land_file_backed"
+    )
+    assert "body = body.read()" in inspect.getsource(Request.from_primitives)
+    assert "decoded_body +=" in inspect.getsource(S3Response._handle_encoded_body)
+
+
+def test_moto_takes_a_landed_file_as_a_new_version_without_reading_it(tmp_path) -> None:
+    """land_file_backed: a new version with moto's version id, the bucket's encryption, bytes unread."""
+    from stepline.local.moto_s3 import land_file_backed
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_bytes(b"first upload")
+    second.write_bytes(b"second")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="landing")
+        s3.put_bucket_versioning(Bucket="landing", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket="landing",
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            },
+        )
+        etag = "0123456789abcdef0123456789abcdef"
+        buffer, version_1 = land_file_backed("landing", "k", first, size=12, etag=etag)
+        _, version_2 = land_file_backed("landing", "k", second, size=6, etag=etag)
+        head = s3.head_object(Bucket="landing", Key="k")
+        assert head["VersionId"] == version_2 != version_1, _context("land_file_backed")
+        assert head["ServerSideEncryption"] == "aws:kms", _context("land_file_backed")
+        assert not buffer.loaded
+        old = s3.get_object(Bucket="landing", Key="k", VersionId=version_1)
+        assert old["Body"].read() == b"first upload"
+        versions = s3.list_object_versions(Bucket="landing")["Versions"]
+        assert {v["VersionId"] for v in versions} == {version_1, version_2}
+
+
+def test_moto_list_object_versions_reads_the_bytes_of_every_version(tmp_path) -> None:
+    """Why current_version_ids reads moto's bucket: ListObjectVersions deep-copies each version."""
+    from stepline.local.moto_s3 import current_version_ids, put_file_backed
+
+    path = tmp_path / "object"
+    path.write_bytes(b"bytes on disk")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="listed")
+        s3.put_bucket_versioning(Bucket="listed", VersioningConfiguration={"Status": "Enabled"})
+        buffer = put_file_backed("listed", "k", path, size=13, etag="0" * 32)
+        s3.put_object(Bucket="listed", Key="deleted", Body=b"x")
+        s3.delete_object(Bucket="listed", Key="deleted")
+        assert not buffer.loaded
+        assert current_version_ids("listed") == {
+            "k": s3.head_object(Bucket="listed", Key="k")["VersionId"]
+        }
+        assert not buffer.loaded, "current_version_ids read an object's bytes"
+        listed = s3.list_object_versions(Bucket="listed")
+        assert buffer.loaded, _context("current_version_ids (ListObjectVersions no longer copies)")
+        latest = {v["Key"]: v["VersionId"] for v in listed["Versions"] if v["IsLatest"]}
+        assert latest == current_version_ids("listed")
