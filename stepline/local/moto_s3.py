@@ -105,7 +105,7 @@ def put_file_backed(
 def land_file_backed(
     bucket: str, key: str, path: Path, *, size: int, etag: str
 ) -> tuple[FileBackedBuffer, str]:
-    """Put ``path`` into moto as a new upload of ``s3://bucket/key``; returns its buffer and version id.
+    """Put ``path`` into moto as a new upload of ``s3://bucket/key``: its buffer, its version id.
 
     Landing a file through moto's in-process S3 API reads it into memory
     several times over, and in quadratic time: botocore's request checksum

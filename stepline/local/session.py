@@ -127,7 +127,9 @@ class LocalSession:
         from moto import mock_aws
 
         from stepline.definition import load_deployed_stack
+        from stepline.local.malloc import return_large_buffers
         from stepline.local.moto_serial import serialised_moto
+        from stepline.local.moto_stream import streamed_get_object
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.workdir / ".lock"), timeout=0)
@@ -152,6 +154,8 @@ class LocalSession:
         self._moto.start()
         self._exit_stack.callback(self._moto.stop)
         self._exit_stack.enter_context(serialised_moto())
+        self._exit_stack.enter_context(streamed_get_object())
+        return_large_buffers()
         self._provision()
 
     def __exit__(self, *exc_info: object) -> None:
