@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test tools lint bench clean
+.PHONY: demo test tools lint bench package-size clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@$(VENV)/bin/python bench/run.py
+
+## make package-size: sam build (no container, arm64 wheels) and each function's size, unzipped and zipped
+package-size: $(STAMP)
+	@bash .ci/tools.sh
+	@$(VENV)/bin/python bench/package_size.py
 
 clean:
 	rm -rf $(VENV) .venv-tools .venv-checkov .venv-py312 .stepline .aws-sam

@@ -9,7 +9,14 @@ PySpark, Redshift and Athena SQL on DuckDB, S3, SNS and DynamoDB on moto):
 one arrival per distinct object side by side, then the date's publish, one
 at a time. Prints the executions, the run ledger's view of the day, the
 report, the warehouse totals and the notifications, and writes an HTML run
-report per execution.
+report per execution. Last, its wall time split into where it went:
+preparing (the input files, the local environment's start, the landing),
+Spark's start (once, before the first Glue job), the executions (from the
+first delivery until every execution has ended; each execution's own wall
+time under it, arrivals overlapping as they run side by side), the report
+(ledger, warehouse, printing and the HTML run reports) and saving the local
+environment. The phases follow one another, so they add up to the total
+but for the moment spent between them.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import csv
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,45 @@ DEMO_FILES = (
     DemoFile("store_003", rows=250),
     DemoFile("store_004", rows=20, broken_header=True),
 )
+
+
+@dataclass
+class WallTimes:
+    """Where a demo's wall time went: consecutive phases, and each execution within them."""
+
+    started: float = field(default_factory=lambda: time.perf_counter())
+    phases: list[tuple[str, float]] = field(default_factory=list)
+    #: (machine, execution name, its own wall seconds), in start order.
+    executions: list[tuple[str, str, float]] = field(default_factory=list)
+    total: float = 0.0
+    _mark: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._mark = self.started
+
+    def phase(self, label: str) -> None:
+        """The phase ``label`` ended now: it lasted since the previous one ended."""
+        now = time.perf_counter()
+        self.phases.append((label, now - self._mark))
+        self._mark = now
+
+    def finish(self) -> None:
+        self.total = time.perf_counter() - self.started
+
+    def lines(self) -> list[str]:
+        width = max(len(label) for label, _ in self.phases)
+        lines = [f"Wall time {self.total:.2f} s:"]
+        for label, seconds in self.phases:
+            lines.append(f"  {label:<{width}}  {seconds:7.2f} s")
+            if label == EXECUTIONS_PHASE:
+                lines += [
+                    f"    {machine:<20} {name}  {seconds:.2f} s"
+                    for machine, name, seconds in self.executions
+                ]
+        return lines
+
+
+EXECUTIONS_PHASE = "executions (arrivals side by side, then the publish)"
 
 
 def register(subparsers: Any) -> None:
@@ -130,6 +176,7 @@ def _numeric(text: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     from stepline.commands._local import day_summary, execution_day, outcome_of
     from stepline.local.session import LocalSession
+    from stepline.local.spark import local_spark
     from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
     run_date = date.fromisoformat(args.date).isoformat()
@@ -145,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
     marker.write_text("Made by `stepline demo`, which wipes this folder on its next run.\n")
-    started = time.perf_counter()
+    wall = WallTimes()
     inputs = _write_inputs(args.workdir / "inputs", run_date, args.seed)
     print(
         f"Stepline demo: daily sales for {run_date}, {len(inputs)} store files landing at once, "
@@ -157,11 +204,20 @@ def run(args: argparse.Namespace) -> int:
         lake = session.lake
         assert lake is not None  # set up when the session is entered
         events = [session.land_file(path, spec.key(run_date)) for spec, path in inputs]
+        wall.phase("prepare (input files, local environment, landing)")
+        # Started before the executions so that their times are their own: the
+        # first Glue job would otherwise pay for it.
+        local_spark()
+        wall.phase("Spark start")
         # EventBridge delivers at least once: the first store's event arrives twice.
         for index, event in enumerate(events):
             session.deliver(event, times=2 if index == 0 else 1)
         notifications = session.wait()
+        wall.phase(EXECUTIONS_PHASE)
         executions = session.stepfunctions.executions()
+        wall.executions = [
+            (e.machine.mock_name, e.name, e.wall_seconds or 0.0) for e in executions
+        ]
         day = day_summary(session, run_date, executions)
         publish = RunLedger(session).publish_record(run_date) or {}
         arrivals = [e for e in executions if e.machine.mock_name == "SalesArrival"]
@@ -227,10 +283,15 @@ def run(args: argparse.Namespace) -> int:
                     extra_sections=sections,
                 ),
             )
-    elapsed = time.perf_counter() - started
+        wall.phase("report (ledger, warehouse, printing, HTML run reports)")
+    wall.phase("save (the local environment to its folder)")
+    wall.finish()
     print(f"\nHTML run reports: {reports_dir}/")
     print(f"Local environment: {args.workdir / 'local'}/")
+    print()
+    print("\n".join(wall.lines()))
     print(
-        f"Done in {elapsed:.1f} s: {'all runs ended as expected' if ok else 'UNEXPECTED OUTCOMES'}"
+        f"Done in {wall.total:.1f} s: "
+        f"{'all runs ended as expected' if ok else 'UNEXPECTED OUTCOMES'}"
     )
     return 0 if ok else 1

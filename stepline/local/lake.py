@@ -34,7 +34,13 @@ from urllib.parse import urlparse
 
 from boto3.s3.transfer import TransferConfig
 
-from stepline.local.moto_s3 import FileBackedBuffer, put_bytes, put_file_backed
+from stepline.local.moto_s3 import (
+    FileBackedBuffer,
+    current_version_ids,
+    land_file_backed,
+    put_bytes,
+    put_file_backed,
+)
 
 # Spark writes checksum side files next to every part file; S3 never sees them.
 _IGNORED_SUFFIXES = (".crc",)
@@ -56,6 +62,9 @@ class S3Location:
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
+
+#: Landing copies a file into the folder in pieces of this size.
+_COPY_CHUNK = 1024 * 1024
 
 # Uploads to in-process moto gain nothing from multipart, and a single-part
 # ETag is the MD5 that lets _same_content skip unchanged files (5 GiB: S3's PUT limit).
@@ -137,6 +146,32 @@ class LocalLake:
             buffers = self._file_backed.pop((location.bucket, location.key), [])
         for buffer in buffers:
             buffer.load()
+
+    def land(self, uri: str, source: Path) -> tuple[str, str]:
+        """Upload a local file to ``uri`` as a new object version; returns its ETag and version id.
+
+        The file is copied once into the folder, in chunks, its MD5 (the ETag of
+        a single-part upload) computed on the way, and moto is given the
+        folder's file (:func:`~stepline.local.moto_s3.land_file_backed`): time
+        grows with the size, memory does not.
+        """
+        location = S3Location.parse(uri)
+        target = self.path_for(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.detach(uri)  # the key's earlier versions keep their bytes
+        digest = hashlib.md5(usedforsecurity=False)
+        with source.open("rb") as reader, target.open("wb") as writer:
+            while chunk := reader.read(_COPY_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        etag = digest.hexdigest()
+        buffer, version_id = land_file_backed(
+            location.bucket, location.key, target, size=target.stat().st_size, etag=etag
+        )
+        with self._matched_lock:
+            self._file_backed.setdefault((location.bucket, location.key), []).append(buffer)
+        self._remember(location.bucket, location.key, target, etag)
+        return etag, version_id
 
     def pull(self, uri: str) -> dict[str, dict[str, Any]]:
         """Make the folder under an S3 prefix equal to moto: copy changes, drop what is gone.
@@ -238,14 +273,7 @@ class LocalLake:
         _write_json(self._index_file(bucket), index)
         versioned = self._s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
         if versioned:
-            paginator = self._s3.get_paginator("list_object_versions")
-            versions = {
-                version["Key"]: version["VersionId"]
-                for page in paginator.paginate(Bucket=bucket)
-                for version in page.get("Versions", [])
-                if version.get("IsLatest")
-            }
-            _write_json(self._versions_file(bucket), versions)
+            _write_json(self._versions_file(bucket), current_version_ids(bucket))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -9,10 +9,14 @@ into moto's backend with its known ETag and an empty buffer that reads the
 file the first time moto asks for the bytes, so a start costs a ``stat`` per
 object. Everything else about the object is moto's own.
 
+A landed file goes into moto the same way (:func:`land_file_backed`): its
+bytes are copied once into the lake's folder, hashed on the way, and moto
+gets the file, not a request body it would assemble in memory.
+
 This is the local runtime's use of moto's S3 internals (outside the ASL
 adapter; ``tests/local/test_moto_internals.py`` holds the canaries):
 ``S3Backend.put_object`` with ``etag=``, and the key's ``_value_buffer``,
-``contentsize`` and ``_version_id``.
+``contentsize``, ``version_id`` and ``_version_id``, and a bucket's ``keys``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
+
+from stepline.local.moto_serial import REQUEST_LOCK
 
 #: moto keeps objects up to this size in memory, larger ones in a temporary file.
 _SPOOL_BYTES = 16 * 1024 * 1024
@@ -88,16 +94,46 @@ class FileBackedBuffer:
 def put_file_backed(
     bucket: str, key: str, path: Path, *, size: int, etag: str, version_id: str | None = None
 ) -> FileBackedBuffer:
-    """Put ``path`` into moto as ``s3://bucket/key`` without reading it; returns its buffer."""
-    fake_key = _backend().put_object(bucket, key, b"", etag=etag, disable_notification=True)
+    """Put ``path`` into moto as ``s3://bucket/key`` without reading it; returns its buffer.
+
+    In a versioned bucket this is a new version of the key (earlier ones stay),
+    with moto's fresh version id unless ``version_id`` gives the one it had.
+    """
+    return _put_file_backed(bucket, key, path, size=size, etag=etag, version_id=version_id)[0]
+
+
+def land_file_backed(
+    bucket: str, key: str, path: Path, *, size: int, etag: str
+) -> tuple[FileBackedBuffer, str]:
+    """Put ``path`` into moto as a new upload of ``s3://bucket/key``: its buffer, its version id.
+
+    Landing a file through moto's in-process S3 API reads it into memory
+    several times over, and in quadratic time: botocore's request checksum
+    (``AwsChunkedWrapper.read``) and moto's decoding of the aws-chunked body
+    (``S3Response._handle_encoded_body``) both build the body with repeated
+    ``bytes +=`` (landing a 100 MB file took 55 s and 508 MB with moto 5.2.5). The object this puts
+    is the one a single-part ``PutObject`` makes: the same key, a new version
+    id, the MD5 ``etag`` the caller computed while copying the file, the
+    bucket's default encryption; nothing is read until something reads it.
+    """
+    buffer, fake_key = _put_file_backed(bucket, key, path, size=size, etag=etag, version_id=None)
+    return buffer, str(fake_key.version_id)
+
+
+def _put_file_backed(
+    bucket: str, key: str, path: Path, *, size: int, etag: str, version_id: str | None
+) -> tuple[FileBackedBuffer, Any]:
     buffer = FileBackedBuffer(path)
-    with fake_key.lock:
-        fake_key._value_buffer.close()
-        fake_key._value_buffer = buffer
-        fake_key.contentsize = size
+    # Takes its turn with the requests of executions running meanwhile.
+    with REQUEST_LOCK:
+        fake_key = _backend().put_object(bucket, key, b"", etag=etag, disable_notification=True)
+        with fake_key.lock:
+            fake_key._value_buffer.close()
+            fake_key._value_buffer = buffer
+            fake_key.contentsize = size
     if version_id is not None:
         set_version_id(fake_key, version_id)
-    return buffer
+    return buffer, fake_key
 
 
 def put_bytes(bucket: str, key: str, data: bytes, *, version_id: str | None = None) -> str:
@@ -111,6 +147,26 @@ def put_bytes(bucket: str, key: str, data: bytes, *, version_id: str | None = No
 def set_version_id(fake_key: Any, version_id: str) -> None:
     with _VERSION_LOCK:
         fake_key._version_id = version_id
+
+
+def current_version_ids(bucket: str) -> dict[str, str]:
+    """Each key's current version id in a moto bucket (keys whose latest version is a delete
+    marker left out), as ``ListObjectVersions``' ``IsLatest`` versions give them.
+
+    Read from moto's bucket: its ``ListObjectVersions`` deep-copies every
+    version of every key, bytes included, so saving a bucket through it took
+    time and memory growing with everything the bucket ever held.
+    """
+    from moto.s3.models import FakeKey
+
+    with REQUEST_LOCK:
+        keys = _backend().get_bucket(bucket).keys
+        latest = {name: keys[name] for name in list(keys)}
+    return {
+        name: str(fake_key.version_id)
+        for name, fake_key in latest.items()
+        if isinstance(fake_key, FakeKey)
+    }
 
 
 def restore_version_id(bucket: str, key: str, version_id: str) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -128,7 +127,9 @@ class LocalSession:
         from moto import mock_aws
 
         from stepline.definition import load_deployed_stack
+        from stepline.local.malloc import return_large_buffers
         from stepline.local.moto_serial import serialised_moto
+        from stepline.local.moto_stream import streamed_get_object
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.workdir / ".lock"), timeout=0)
@@ -153,6 +154,8 @@ class LocalSession:
         self._moto.start()
         self._exit_stack.callback(self._moto.stop)
         self._exit_stack.enter_context(serialised_moto())
+        self._exit_stack.enter_context(streamed_get_object())
+        return_large_buffers()
         self._provision()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -391,20 +394,15 @@ class LocalSession:
 
         assert self.lake is not None, "use LocalSession as a context manager"
         uri = f"s3://{self.raw_bucket}/{key}"
-        # Streamed file to file and then to moto: a landed file may be gigabytes.
-        target = self.lake.path_for(uri)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.lake.detach(uri)  # the key's earlier versions keep their bytes
-        shutil.copyfile(path, target)
-        with target.open("rb") as body:
-            put = self.client("s3").put_object(Bucket=self.raw_bucket, Key=key, Body=body)
+        # A landed file may be gigabytes: copied once, never held in memory.
+        etag, version_id = self.lake.land(uri, path)
         head = self.client("s3").head_object(Bucket=self.raw_bucket, Key=key)
         return object_created_event(
             bucket=self.raw_bucket,
             key=key,
             size=head["ContentLength"],
-            etag=head["ETag"].strip('"'),
-            version_id=put.get("VersionId"),
+            etag=etag,
+            version_id=version_id,
             time=self.stepfunctions.clock.now(),
             # S3's sequencer grows with each change of a key: a later upload sorts later.
             sequencer=f"{time.time_ns():020X}",

@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -236,6 +237,9 @@ class LocalExecution:
     cause: str | None = None
     parent: str | None = None
     result: ExecutionResult | None = field(default=None, repr=False)
+    #: Real seconds this process spent running it (its dates are the service clock's,
+    #: virtual by default); None until it ends, and for one adopted from a saved session.
+    wall_seconds: float | None = field(default=None, repr=False)
     _control: ExecutionControl = field(default_factory=ExecutionControl, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -519,6 +523,7 @@ class LocalStepFunctions:
     def _run(self, execution: LocalExecution) -> None:
         machine = execution.machine
         case = self._test_case_for(machine)
+        started = time.perf_counter()
         try:
             result = run_state_machine(
                 machine.definition,
@@ -549,6 +554,7 @@ class LocalStepFunctions:
             )
             execution.stop_date = result.stop_date or _iso(self.clock.now())
         finally:
+            execution.wall_seconds = time.perf_counter() - started
             try:
                 # Delivered before the execution counts as ended, so whatever the event
                 # starts (recovery) is already running when a waiter wakes up.

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stepline.cli import main
+from stepline.commands.demo import EXECUTIONS_PHASE, WallTimes
+
+
+def _wall_split(out: str) -> tuple[float, dict[str, float], dict[str, float]]:
+    """The demo's printed split: total, phase -> seconds, execution name -> seconds."""
+    lines = out[out.index("Wall time ") :].splitlines()
+    total = float(re.match(r"Wall time ([\d.]+) s:", lines[0]).group(1))
+    phases, executions = {}, {}
+    for line in lines[1:]:
+        if line.startswith("    "):
+            _machine, name, seconds = line.split()[:3]
+            executions[name] = float(seconds)
+        elif line.startswith("  "):
+            label, seconds = line.strip().rsplit(None, 2)[:2]
+            phases[label.strip()] = float(seconds)
+        else:
+            break
+    return total, phases, executions
 
 
 @pytest.mark.slow
@@ -21,7 +41,14 @@ def test_demo_runs_every_store_and_writes_reports(capsys, tmp_path, chromium):
     assert "stores included: store_001, store_002, store_003" in out
     assert "Daily report for 2026-11-20" in out
     assert "all runs ended as expected" in out
+    total, phases, executions = _wall_split(out)
+    assert {"Spark start", EXECUTIONS_PHASE} <= set(phases)
+    assert any(label.startswith("report") for label in phases)
+    assert sum(phases.values()) <= total + 0.005 * len(phases)  # each rounded to 0.01 s
     runs = tmp_path / "demo" / "runs"
+    names = {p.stem.split("-", 1)[1] for p in runs.glob("*.html")}
+    assert names <= set(executions), "every execution is named in the split"
+    assert all(seconds <= phases[EXECUTIONS_PHASE] + 0.01 for seconds in executions.values())
     arrivals = sorted(p.name for p in runs.glob("SalesArrival-*.html"))
     assert [name.split("_")[1] for name in arrivals] == ["store", "store", "store", "store"]
     assert len(list(runs.glob("SalesArrivalStarter-*.html"))) == 5  # one duplicate delivery
@@ -45,3 +72,26 @@ def test_demo_refuses_to_wipe_a_folder_it_did_not_make(capsys, tmp_path):
     assert code == 2
     assert precious.read_text() == "keep me"
     assert "not made by the demo" in capsys.readouterr().err
+
+
+def test_the_wall_split_lists_consecutive_phases_and_each_execution(monkeypatch):
+    """Phases follow one another (each from the end of the last); executions nest in theirs."""
+    clock = iter([100.0, 101.5, 104.0, 110.0, 110.25, 111.0])
+    monkeypatch.setattr("stepline.commands.demo.time.perf_counter", lambda: next(clock))
+    wall = WallTimes()
+    wall.phase("prepare")
+    wall.phase("Spark start")
+    wall.executions = [("SalesArrival", "a-1", 5.5), ("SalesPublish", "p-1", 0.5)]
+    wall.phase(EXECUTIONS_PHASE)
+    wall.phase("report")
+    wall.finish()
+    assert wall.phases == [
+        ("prepare", 1.5),
+        ("Spark start", 2.5),
+        (EXECUTIONS_PHASE, 6.0),
+        ("report", 0.25),
+    ]
+    assert wall.total == 11.0
+    text = "\n".join(wall.lines())
+    total, phases, executions = _wall_split(text)
+    assert (total, phases["Spark start"], executions) == (11.0, 2.5, {"a-1": 5.5, "p-1": 0.5})

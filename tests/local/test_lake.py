@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -144,7 +147,6 @@ def test_a_restore_reads_no_file_the_last_save_left_unchanged(tmp_path, s3, monk
 
 def test_a_file_changed_since_the_save_is_restored_with_its_new_bytes(tmp_path, s3):
     """A file edited between sessions (new size or mtime) is read, and S3 gets its new bytes."""
-    import hashlib
 
     lake = _fresh_session_of(tmp_path, s3, ("k.txt", b"before"))
     (tmp_path / "lake" / "k.txt").write_bytes(b"after!!")
@@ -165,3 +167,34 @@ def test_an_object_restored_unread_keeps_its_bytes_when_its_file_is_rewritten(tm
     assert (tmp_path / "lake" / "v.txt").read_bytes() == b"second"
     old = s3.get_object(Bucket="lake", Key="v.txt", VersionId=restored["VersionId"])
     assert old["Body"].read() == b"first"
+
+
+def test_a_landed_file_is_a_new_version_with_its_md5_etag(tmp_path, s3):
+    """land: the object a single-part PutObject makes, read back whole; the old version kept."""
+    s3.put_bucket_versioning(Bucket="lake", VersioningConfiguration={"Status": "Enabled"})
+    lake = LocalLake(tmp_path / "lake-root", s3)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_bytes(b"a,b\n1,2\n" * 300_000)  # more than one copy chunk
+    second.write_bytes(b"a,b\n3,4\n")
+    etag_1, version_1 = lake.land("s3://lake/in/day.csv", first)
+    etag_2, version_2 = lake.land("s3://lake/in/day.csv", second)
+    assert etag_1 == hashlib.md5(first.read_bytes()).hexdigest()
+    assert version_1 != version_2
+    head = s3.head_object(Bucket="lake", Key="in/day.csv")
+    assert (head["ETag"], head["VersionId"]) == (f'"{etag_2}"', version_2)
+    assert head["ContentLength"] == len(b"a,b\n3,4\n")
+    old = s3.get_object(Bucket="lake", Key="in/day.csv", VersionId=version_1)
+    assert old["Body"].read() == first.read_bytes()
+    assert (tmp_path / "lake-root" / "lake" / "in" / "day.csv").read_bytes() == b"a,b\n3,4\n"
+
+
+def test_saving_a_bucket_keeps_each_keys_current_version_id(tmp_path, s3):
+    """The versions file names every key's latest version; a deleted key's marker is left out."""
+    s3.put_bucket_versioning(Bucket="lake", VersioningConfiguration={"Status": "Enabled"})
+    lake = LocalLake(tmp_path, s3)
+    s3.put_object(Bucket="lake", Key="kept", Body=b"1")
+    latest = s3.put_object(Bucket="lake", Key="kept", Body=b"2")["VersionId"]
+    s3.put_object(Bucket="lake", Key="gone", Body=b"x")
+    s3.delete_object(Bucket="lake", Key="gone")
+    lake.save_bucket("lake")
+    assert json.loads((tmp_path / "lake.versions.json").read_text()) == {"kept": latest}

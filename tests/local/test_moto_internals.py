@@ -14,6 +14,7 @@ import threading
 
 import boto3
 import moto
+import pytest
 from moto import mock_aws
 
 from stepline.local.moto_s3 import restore_version_id
@@ -123,3 +124,159 @@ def test_moto_serves_an_object_whose_buffer_reads_a_file(tmp_path) -> None:
         assert buffer.loaded
         s3.put_object(Bucket="lazy", Key="k", Body=b"replaced")
         assert s3.get_object(Bucket="lazy", Key="k")["Body"].read() == b"replaced"
+
+
+def test_moto_builds_an_uploaded_body_by_repeated_concatenation() -> None:
+    """Why land_file_backed exists: an in-process PutObject assembles the body in memory twice.
+
+    botocore's request checksum wraps the body in an AwsChunkedWrapper that
+    moto reads whole (``self._remaining += ...``), and moto decodes the
+    aws-chunked body with ``decoded_body += ...``: quadratic time, several
+    copies of the file in memory. If either changes, landing through the S3
+    API may have become linear: measure (bench/local_land.py) and drop the
+    adaptation if so.
+    """
+    from botocore.httpchecksum import AwsChunkedWrapper
+    from moto.core.request import Request
+    from moto.s3.responses import S3Response
+
+    assert "self._remaining +=" in inspect.getsource(AwsChunkedWrapper.read), _context(
+        "land_file_backed"
+    )
+    assert "body = body.read()" in inspect.getsource(Request.from_primitives)
+    assert "decoded_body +=" in inspect.getsource(S3Response._handle_encoded_body)
+
+
+def test_moto_takes_a_landed_file_as_a_new_version_without_reading_it(tmp_path) -> None:
+    """land_file_backed: a new version, moto's version id, the bucket's encryption, unread."""
+    from stepline.local.moto_s3 import land_file_backed
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.write_bytes(b"first upload")
+    second.write_bytes(b"second")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="landing")
+        s3.put_bucket_versioning(Bucket="landing", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_encryption(
+            Bucket="landing",
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+            },
+        )
+        etag = "0123456789abcdef0123456789abcdef"
+        buffer, version_1 = land_file_backed("landing", "k", first, size=12, etag=etag)
+        _, version_2 = land_file_backed("landing", "k", second, size=6, etag=etag)
+        head = s3.head_object(Bucket="landing", Key="k")
+        assert head["VersionId"] == version_2 != version_1, _context("land_file_backed")
+        assert head["ServerSideEncryption"] == "aws:kms", _context("land_file_backed")
+        assert not buffer.loaded
+        old = s3.get_object(Bucket="landing", Key="k", VersionId=version_1)
+        assert old["Body"].read() == b"first upload"
+        versions = s3.list_object_versions(Bucket="landing")["Versions"]
+        assert {v["VersionId"] for v in versions} == {version_1, version_2}
+
+
+def test_moto_list_object_versions_reads_the_bytes_of_every_version(tmp_path) -> None:
+    """Why current_version_ids reads moto's bucket: ListObjectVersions deep-copies each version."""
+    from stepline.local.moto_s3 import current_version_ids, put_file_backed
+
+    path = tmp_path / "object"
+    path.write_bytes(b"bytes on disk")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="listed")
+        s3.put_bucket_versioning(Bucket="listed", VersioningConfiguration={"Status": "Enabled"})
+        buffer = put_file_backed("listed", "k", path, size=13, etag="0" * 32)
+        s3.put_object(Bucket="listed", Key="deleted", Body=b"x")
+        s3.delete_object(Bucket="listed", Key="deleted")
+        assert not buffer.loaded
+        assert current_version_ids("listed") == {
+            "k": s3.head_object(Bucket="listed", Key="k")["VersionId"]
+        }
+        assert not buffer.loaded, "current_version_ids read an object's bytes"
+        listed = s3.list_object_versions(Bucket="listed")
+        assert buffer.loaded, _context("current_version_ids (ListObjectVersions no longer copies)")
+        latest = {v["Key"]: v["VersionId"] for v in listed["Versions"] if v["IsLatest"]}
+        assert latest == current_version_ids("listed")
+
+
+def test_moto_answers_get_object_with_the_whole_value_in_memory() -> None:
+    """Why moto_stream exists, and what it hooks: GetObject's body is ``key.value``, whole bytes.
+
+    The range handler takes ``len()`` and a slice of that body, and the stub
+    wraps every body in ``MockRawResponse``. If moto starts streaming objects
+    itself, drop the adaptation.
+    """
+    from moto.core import botocore_stubber
+    from moto.s3.models import FakeKey
+    from moto.s3.responses import S3Response
+
+    assert "return 200, response_headers, key.value" in inspect.getsource(
+        S3Response.get_object
+    ), _context("moto_stream")
+    ranges = inspect.getsource(S3Response._handle_range_header)
+    assert "len(response_content)" in ranges, _context("moto_stream")
+    assert "response_content[begin : end + 1]" in ranges, _context("moto_stream")
+    assert "MockRawResponse(body)" in inspect.getsource(botocore_stubber.BotocoreStubber.__call__)
+    assert isinstance(FakeKey.value, property), _context("moto_stream")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="whole")
+        s3.put_object(Bucket="whole", Key="k", Body=b"x" * 10)
+        body = s3.get_object(Bucket="whole", Key="k")["Body"]
+        assert isinstance(body._raw_stream, botocore_stubber.MockRawResponse)
+
+
+def test_large_objects_stream_from_their_files_while_streamed_get_object_holds() -> None:
+    """Inside: a large object's body reads its file (whole, a range, a version); outside: moto's."""
+    import os
+
+    from moto.core import botocore_stubber
+    from moto.s3.models import FakeKey
+
+    from stepline.local.moto_stream import (
+        STREAM_MIN_BYTES,
+        StreamedRawResponse,
+        is_streaming,
+        streamed_get_object,
+    )
+
+    data = os.urandom(STREAM_MIN_BYTES + 12_345)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="streamed")
+        s3.put_bucket_versioning(Bucket="streamed", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="streamed", Key="k", Body=data)["VersionId"]
+        s3.put_object(Bucket="streamed", Key="small", Body=b"tiny")
+        original_value = FakeKey.value
+        with streamed_get_object():
+            assert is_streaming()
+            response = s3.get_object(Bucket="streamed", Key="k")
+            assert isinstance(response["Body"]._raw_stream, StreamedRawResponse)
+            # Replaced before it is read: the body read is still the version answered.
+            s3.put_object(Bucket="streamed", Key="k", Body=b"newer")
+            assert response["Body"].read() == data
+            old = s3.get_object(Bucket="streamed", Key="k", VersionId=first)["Body"]
+            assert b"".join(old.iter_chunks(1 << 20)) == data
+            tail = s3.get_object(Bucket="streamed", Key="k", VersionId=first, Range="bytes=100-")
+            assert tail["ContentRange"] == f"bytes 100-{len(data) - 1}/{len(data)}"
+            assert tail["Body"].read() == data[100:]
+            part = s3.get_object(Bucket="streamed", Key="k", VersionId=first, Range="bytes=5-9")
+            assert part["Body"].read() == data[5:10]
+            assert s3.get_object(Bucket="streamed", Key="small")["Body"].read() == b"tiny"
+        assert not is_streaming()
+        assert FakeKey.value is original_value
+        plain = s3.get_object(Bucket="streamed", Key="k", VersionId=first)["Body"]
+        assert isinstance(plain._raw_stream, botocore_stubber.MockRawResponse)
+
+
+def test_glibc_mmap_threshold_can_be_fixed() -> None:
+    """malloc.return_large_buffers: mallopt(M_MMAP_THRESHOLD) is accepted by this libc."""
+    import platform
+
+    from stepline.local.malloc import return_large_buffers
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt's M_MMAP_THRESHOLD is glibc's; elsewhere the call does nothing")
+    assert return_large_buffers()
