@@ -16,6 +16,8 @@ Measured side by side in one run, on whatever machine runs it:
    ``import boto3`` (``--validate-mb`` sets the generated file's size).
 5. With ``--clean`` (or ``bench/clean.py``): the Glue clean job on the local
    SparkSession at 100k and 1M rows.
+6. With ``--aggregate`` (or ``bench/aggregate.py``): the EMR aggregation step
+   on the local SparkSession, on those store-days once cleaned.
 
 Benchmarks, not tests: a noisy machine moves the figures, so nothing here
 fails a build. Results are printed and written to ``bench/results/``.
@@ -107,6 +109,7 @@ def main() -> int:
     parser.add_argument("--validate", action="store_true", help="also run bench/validate.py")
     parser.add_argument("--validate-mb", type=int, default=200)
     parser.add_argument("--clean", action="store_true", help="also run bench/clean.py")
+    parser.add_argument("--aggregate", action="store_true", help="also run bench/aggregate.py")
     args = parser.parse_args()
     os.chdir(ROOT)
     results: dict[str, object] = {
@@ -138,6 +141,8 @@ def main() -> int:
         subprocess.run(validate, cwd=ROOT, check=True)
     if args.clean:
         subprocess.run([sys.executable, "bench/clean.py"], cwd=ROOT, check=True)
+    if args.aggregate:
+        subprocess.run([sys.executable, "bench/aggregate.py"], cwd=ROOT, check=True)
     return 0
 
 
