@@ -41,6 +41,7 @@ import datetime as dt
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -497,8 +498,12 @@ def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -
     """
     logger.info("cleaning %s into %s", args.source_glob, args.partition_uri)
     rules = breach_rules(args.run_date, args.store_id)
-    checked = Observation("clean_sales.rows_in")
-    kept = Observation("clean_sales.rows_out")
+    # Names unique to this run: an Observation takes the metrics of the first
+    # query that reports its name, and the local runtime cleans several
+    # arrivals at once in one session.
+    run_tag = uuid.uuid4().hex
+    checked = Observation(f"clean_sales.rows_in.{run_tag}")
+    kept = Observation(f"clean_sales.rows_out.{run_tag}")
     typed = standardise(cluster_lines(extract(spark, args.source_glob)))
     typed = typed.observe(checked, *_breach_aggregates(rules))
     clean = dedupe(typed).select(*TYPED_COLUMNS).observe(kept, F.count(F.lit(1)).alias("rows"))
