@@ -4,9 +4,10 @@ Run: ``.venv/bin/python bench/clean.py`` (or ``bench/run.py --clean``). For each
 size a generated store-day (``write_sales_csv``, valid rows, 0.1% duplicate
 lines) is gzipped as validation writes it, then :func:`clean_sales.run` cleans
 it on the local SparkSession (``stepline.local.spark``, ``local[2]``), Spark's
-start-up excluded (one warm-up run first). ``--job FILE`` (repeatable) times
-other versions of ``glue_jobs/clean_sales.py`` side by side, in turns, on the
-same files (e.g. ``git show main:glue_jobs/clean_sales.py > /tmp/clean_main.py``)
+start-up excluded (timed and printed on its own; one warm-up run first).
+``--job FILE`` (repeatable) times other versions of
+``glue_jobs/clean_sales.py`` side by side, in turns, on the same files
+(e.g. ``git show main:glue_jobs/clean_sales.py > /tmp/clean_main.py``)
 and checks that every version writes the same rows.
 
 A benchmark, not a test: nothing here fails a build.
@@ -80,13 +81,19 @@ def main() -> int:
     parser.add_argument("--job", type=Path, action="append", default=[])
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "stepline-clean")
     args = parser.parse_args()
+    start = time.perf_counter()
     from stepline.local.spark import local_spark
 
     spark = local_spark()
+    spark_start = time.perf_counter() - start
+    print(f"Spark start (import and session): {spark_start:.2f} s")
     jobs = {"this": load_job(ROOT / "glue_jobs/clean_sales.py", "clean_this")}
     for index, path in enumerate(args.job):
         jobs[path.name] = load_job(path, f"clean_other_{index}")
-    results: dict[str, Any] = {"when": datetime.now(UTC).isoformat(timespec="seconds")}
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "spark_start_s": spark_start,
+    }
     for rows in args.rows:
         folder = validated_file(args.dir, rows)
         samples: dict[str, list[float]] = {name: [] for name in jobs}

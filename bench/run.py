@@ -19,6 +19,8 @@ Measured side by side in one run, on whatever machine runs it:
    SparkSession at 100k and 1M rows.
 6. With ``--land`` (or ``bench/local_land.py``): landing and local validation
    of 100 MiB, 200 MiB and 1 GiB files: wall, MiB/s, peak RSS.
+6. With ``--aggregate`` (or ``bench/aggregate.py``): the EMR aggregation step
+   on the local SparkSession, on those store-days once cleaned.
 
 Benchmarks, not tests: a noisy machine moves the figures, so nothing here
 fails a build. Results are printed and written to ``bench/results/``.
@@ -117,6 +119,7 @@ def main() -> int:
     parser.add_argument("--validate-mb", type=int, default=200)
     parser.add_argument("--clean", action="store_true", help="also run bench/clean.py")
     parser.add_argument("--land", action="store_true", help="also run bench/local_land.py")
+    parser.add_argument("--aggregate", action="store_true", help="also run bench/aggregate.py")
     args = parser.parse_args()
     os.chdir(ROOT)
     results: dict[str, object] = {
@@ -150,6 +153,8 @@ def main() -> int:
         subprocess.run([sys.executable, "bench/clean.py"], cwd=ROOT, check=True)
     if args.land:
         subprocess.run([sys.executable, "bench/local_land.py"], cwd=ROOT, check=True)
+    if args.aggregate:
+        subprocess.run([sys.executable, "bench/aggregate.py"], cwd=ROOT, check=True)
     return 0
 
 

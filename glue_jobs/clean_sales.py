@@ -41,13 +41,14 @@ import datetime as dt
 import json
 import logging
 import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, StringType, StructField, StructType
 
@@ -281,6 +282,26 @@ def standardise(raw: DataFrame) -> DataFrame:
     )
 
 
+#: A sales line's identity: a store re-sending a line repeats these two values.
+LINE_KEY: tuple[str, ...] = ("order_id", "sku")
+
+
+def cluster_lines(raw: DataFrame) -> DataFrame:
+    """Spread the rows over the cluster by :data:`LINE_KEY`, so the rest of the job is parallel.
+
+    A validated file is one gzip object, which Spark cannot split: one task
+    decompresses and parses it, whatever the cluster's size. Shuffling the
+    raw text straight after the parse (the exchange :func:`dedupe` needs
+    anyway, moved before the typing) lets every core type, deduplicate and
+    write its share instead of the parsing task doing it all. No partition
+    count is given: the session's ``spark.sql.shuffle.partitions``, which
+    adaptive query execution (on by default in Spark 3.5 and so on Glue 5.0)
+    coalesces to what the data needs, so a small arrival stays one partition
+    and one file.
+    """
+    return raw.repartition(*LINE_KEY)
+
+
 def dedupe(typed: DataFrame) -> DataFrame:
     """Keep one line per ``(order_id, sku)``: the one with the latest ``sold_at``.
 
@@ -288,9 +309,10 @@ def dedupe(typed: DataFrame) -> DataFrame:
     twice) is a duplicate, not a second sale. Ties on ``sold_at`` are broken on
     the remaining columns in a fixed order, so the same input always keeps the
     same line whatever order Spark reads it in; lines equal in every column
-    are interchangeable.
+    are interchangeable. After :func:`cluster_lines` the rows are already
+    partitioned by the key, so the window adds no second shuffle.
     """
-    newest_first = Window.partitionBy("order_id", "sku").orderBy(
+    newest_first = Window.partitionBy(*LINE_KEY).orderBy(
         F.col("sold_at").desc_nulls_last(),
         F.col("quantity").desc_nulls_last(),
         F.col("unit_price").desc_nulls_last(),
@@ -310,16 +332,13 @@ def transform(raw: DataFrame) -> DataFrame:
     return dedupe(standardise(raw)).select(*TYPED_COLUMNS)
 
 
-def contract_breaches(
-    typed: DataFrame, run_date: dt.date, store_id: str
-) -> tuple[int, dict[str, int]]:
-    """Count the rows and, per broken rule, the rows that break it (one pass over the data).
+def breach_rules(run_date: dt.date, store_id: str) -> dict[str, Column]:
+    """Each rule of the contract the clean job asserts, as a condition true for a row breaking it.
 
-    The validation Lambda already enforces the contract; this re-check is
-    cheap and keeps a contract drift from writing NULLs or another store's rows
-    into this store's partition.
+    They are evaluated on :func:`standardise`'s output: a value that could not
+    be typed is NULL there.
     """
-    rules: dict[str, Column] = {
+    return {
         "order_id is empty": F.col("order_id").isNull(),
         f"store_id is not {store_id}": ~F.col("store_id").eqNullSafe(F.lit(store_id)),
         "sold_at is not an ISO-8601 timestamp with an offset": F.col("sold_at").isNull(),
@@ -334,25 +353,45 @@ def contract_breaches(
         & F.col("quantity").isNotNull()
         & F.col("revenue").isNull(),
     }
-    aggregates = [F.count(F.lit(1)).alias("rows")] + [
+
+
+def _breach_aggregates(rules: Mapping[str, Column]) -> list[Column]:
+    """``rows`` and, per rule, ``rule_<i>``: how many rows break it."""
+    return [F.count(F.lit(1)).alias("rows")] + [
         F.sum(F.when(broken, 1).otherwise(0)).alias(f"rule_{index}")
         for index, broken in enumerate(rules.values())
     ]
-    totals = typed.agg(*aggregates).first()
-    assert totals is not None  # a global aggregate always returns one row
-    rows = int(totals["rows"])
-    breaches = {
+
+
+def _breach_counts(rules: Mapping[str, Column], totals: Mapping[str, Any]) -> dict[str, int]:
+    """The rules some row breaks, with how many rows do, from :func:`_breach_aggregates`' values."""
+    return {
         rule: int(totals[f"rule_{index}"] or 0)
         for index, rule in enumerate(rules)
         if totals[f"rule_{index}"]
     }
-    return rows, breaches
+
+
+def contract_breaches(
+    typed: DataFrame, run_date: dt.date, store_id: str
+) -> tuple[int, dict[str, int]]:
+    """Count the rows and, per broken rule, the rows that break it (one pass over the data).
+
+    The validation Lambda already enforces the contract; this re-check is
+    cheap and keeps a contract drift from writing NULLs or another store's rows
+    into this store's partition. (:func:`run` makes the same counts while it
+    writes, with :class:`pyspark.sql.Observation`, instead of a pass of its own.)
+    """
+    rules = breach_rules(run_date, store_id)
+    totals = typed.agg(*_breach_aggregates(rules)).first()
+    assert totals is not None  # a global aggregate always returns one row
+    return int(totals["rows"]), _breach_counts(rules, totals.asDict())
 
 
 # --------------------------------------------------------------------------- load
 
 
-def load(clean: DataFrame, partition_uri: str, rows: int) -> None:
+def load(clean: DataFrame, partition_uri: str) -> None:
     """Replace one generation of a store-day (``partition_uri``) with ``clean``.
 
     Writing straight to the generation's directory with mode ``overwrite``
@@ -360,25 +399,36 @@ def load(clean: DataFrame, partition_uri: str, rows: int) -> None:
     so no other generation, store or day can be touched. Files are sized by
     rows, not forced into one: ``coalesce(1)`` made a single task write a
     multi-GB store-day (no parallelism, one huge file for the aggregation to
-    read in one task). The partition count comes from the row count (one per
-    :data:`ROWS_PER_FILE`, so a small arrival is still one file and the zone
-    stays free of small files), and ``maxRecordsPerFile`` caps each file if the
-    partitions are uneven. The columns are checked against
-    :data:`CLEAN_SCHEMA` first: the aggregation step reads the files with that
-    schema, so a drift must fail here, not there.
+    read in one task). Each of ``clean``'s partitions (see
+    :func:`cluster_lines`: adaptive execution sizes them by the shuffled
+    bytes, so a small arrival is one partition) is written by its own task,
+    and ``maxRecordsPerFile`` cuts a file at :data:`ROWS_PER_FILE` rows.
+    Counting the rows first to choose a partition count would cost a pass
+    over the data. The columns are checked against :data:`CLEAN_SCHEMA`
+    first: the aggregation step reads the files with that schema, so a drift
+    must fail here, not there.
     """
     files = clean.select(*CLEAN_FILE_COLUMNS)
     got = [(field.name, field.dataType) for field in files.schema.fields]
     want = [(field.name, field.dataType) for field in CLEAN_SCHEMA.fields]
     if got != want:
         raise TypeError(f"clean rows have columns {got}, the clean zone's are {want}")
-    partitions = max(1, -(-rows // ROWS_PER_FILE))
     (
-        files.coalesce(partitions)
-        .write.option("maxRecordsPerFile", ROWS_PER_FILE)
+        files.write.option("maxRecordsPerFile", ROWS_PER_FILE)
         .mode("overwrite")
         .parquet(partition_uri)
     )
+
+
+def remove_generation(spark: SparkSession, partition_uri: str) -> None:
+    """Delete a generation folder and everything in it, through Hadoop's FileSystem API.
+
+    The same call works for ``s3://`` on Glue and for local paths; a folder
+    that is not there is not an error.
+    """
+    jvm: Any = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(partition_uri)
+    path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -431,28 +481,50 @@ def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -
     """Clean one arrival of a store-day end to end and return the counts it wrote.
 
     Used by :func:`main` on Glue and by Stepline's local runtime (with local
-    paths and its own ``write_metrics``). Raises :class:`ContractBreachError`
-    before writing anything if a row cannot be typed or placed.
+    paths and its own ``write_metrics``). It is one pass over the data: the
+    file is parsed once, spread over the cluster (:func:`cluster_lines`),
+    typed, deduplicated and written, and the counts and the contract checks
+    are made on the way (:class:`pyspark.sql.Observation`, in the tasks that
+    write, whose metrics Spark merges once per partition even when a task is
+    retried). Caching the typed rows so a first pass could check them cost
+    more than everything else the job does.
+
+    So the checks are known once the generation is written: if a row cannot
+    be typed or placed, the generation is deleted again and
+    :class:`ContractBreachError` raised, and the metrics are not written. The
+    state machine treats a generation as the store-day's data only after the
+    job succeeded and its metrics exist, so nothing of a breaching arrival is
+    ever read.
     """
     logger.info("cleaning %s into %s", args.source_glob, args.partition_uri)
-    # Persisted so the CSVs are read and parsed once for the checks, the
-    # dedupe and the write.
-    typed = standardise(extract(spark, args.source_glob)).persist()
+    rules = breach_rules(args.run_date, args.store_id)
+    # Names unique to this run: an Observation takes the metrics of the first
+    # query that reports its name, and the local runtime cleans several
+    # arrivals at once in one session.
+    run_tag = uuid.uuid4().hex
+    checked = Observation(f"clean_sales.rows_in.{run_tag}")
+    kept = Observation(f"clean_sales.rows_out.{run_tag}")
+    typed = standardise(cluster_lines(extract(spark, args.source_glob)))
+    typed = typed.observe(checked, *_breach_aggregates(rules))
+    clean = dedupe(typed).select(*TYPED_COLUMNS).observe(kept, F.count(F.lit(1)).alias("rows"))
     try:
-        rows_in, breaches = contract_breaches(typed, args.run_date, args.store_id)
-        if breaches:
-            detail = "; ".join(f"{count} row(s): {rule}" for rule, count in breaches.items())
-            raise ContractBreachError(
-                f"{args.source_glob} breaks the sales contract ({detail}); nothing was written"
-            )
-        clean = dedupe(typed).select(*TYPED_COLUMNS).persist()
-        try:
-            rows_out = clean.count()
-            load(clean, args.partition_uri, rows_out)
-        finally:
-            clean.unpersist()
-    finally:
-        typed.unpersist()
+        load(clean, args.partition_uri)
+    except BaseException:
+        # A write that failed part way (a malformed file, a lost executor) may
+        # have left committed part files: a failed run leaves no generation.
+        remove_generation(spark, args.partition_uri)
+        raise
+    totals = checked.get
+    breaches = _breach_counts(rules, totals)
+    if breaches:
+        remove_generation(spark, args.partition_uri)
+        detail = "; ".join(f"{count} row(s): {rule}" for rule, count in breaches.items())
+        raise ContractBreachError(
+            f"{args.source_glob} breaks the sales contract ({detail}); its generation"
+            f" {args.partition_uri} was removed and no counts were written"
+        )
+    rows_in = int(totals["rows"])
+    rows_out = int(kept.get["rows"])
     metrics: dict[str, Any] = {
         "run_date": args.run_date_text,
         "store_id": args.store_id,

@@ -349,7 +349,7 @@ def test_run_replaces_only_its_own_generation(spark, lake, write_validated) -> N
 
 @pytest.mark.spark
 def test_run_refuses_rows_that_break_the_contract(spark, lake, write_validated) -> None:
-    """Another store's row or a time without offset fails the job before anything is written."""
+    """Another store's row or a time without offset fails the job; no generation, no counts."""
     write_validated(
         RUN_DATE,
         "0042",
@@ -364,7 +364,9 @@ def test_run_refuses_rows_that_break_the_contract(spark, lake, write_validated) 
         run(spark, clean_args(lake, "0042"), write_metrics=metrics)
     assert "1 row(s): store_id is not 0042" in str(raised.value)
     assert "1 row(s): sold_at is not an ISO-8601 timestamp with an offset" in str(raised.value)
-    assert not (lake / "clean").exists()
+    # The checks are counted while the generation is written; it is deleted again.
+    assert not (lake / sales_lake.clean_run_key(RUN_DATE, "0042", "arrival-1")).exists()
+    assert list((lake / "clean").rglob("*.parquet")) == []
     assert metrics.calls == []
 
 

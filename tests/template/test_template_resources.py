@@ -505,6 +505,19 @@ def test_validate_function_is_configured_as_specified(
     }
 
 
+def test_the_clean_job_runs_standard_unless_flex_is_asked_for_on_a_flex_worker_type(
+    template: dict[str, Any],
+) -> None:
+    """STANDARD by default; FLEX is allowed, and a rule refuses it on workers Flex cannot use."""
+    parameter = template["Parameters"]["GlueExecutionClass"]
+    assert parameter["Default"] == "STANDARD"
+    assert parameter["AllowedValues"] == ["STANDARD", "FLEX"]
+    rule = template["Rules"]["FlexCleanJobRunsOnG1XOrG2X"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "GlueExecutionClass"}, "FLEX"]}
+    [assertion] = rule["Assertions"]
+    assert assertion["Assert"] == {"Fn::Contains": [["G.1X", "G.2X"], {"Ref": "GlueWorkerType"}]}
+
+
 # ------------------------------------------------------------------- Glue
 def test_clean_job_runs_the_local_script_on_glue_5(resources: dict[str, Any]) -> None:
     """Glue 5.0 job on glue_jobs/clean_sales.py, sized by parameters, encrypted, no bookmarks."""
@@ -518,6 +531,7 @@ def test_clean_job_runs_the_local_script_on_glue_5(resources: dict[str, Any]) ->
     assert (PROJECT_ROOT / job["Command"]["ScriptLocation"]).is_file()
     assert job["WorkerType"] == {"Ref": "GlueWorkerType"}
     assert job["NumberOfWorkers"] == {"Ref": "GlueNumberOfWorkers"}
+    assert job["ExecutionClass"] == {"Ref": "GlueExecutionClass"}
     assert job["SecurityConfiguration"] == {"Ref": "CleanSalesSecurityConfiguration"}
     assert job["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
     assert job["DefaultArguments"]["--enable-metrics"] == "true"
