@@ -61,11 +61,13 @@ class ValidationJobArgs:
         event = json.loads(options["sales_event"])
         if not isinstance(event, dict):
             raise ValueError("--sales_event must be the S3 Object Created event (a JSON object)")
-        settings = ValidatorSettings.model_validate(
-            {
-                "data_lake_bucket": options["data_lake_bucket"],
-                "max_reject_ratio": options["max_reject_ratio"],
-            }
+        ratio = options["max_reject_ratio"]
+        try:
+            max_reject_ratio = float(ratio)
+        except ValueError:
+            raise ValueError(f"--max_reject_ratio {ratio!r} is not a number") from None
+        settings = ValidatorSettings(
+            data_lake_bucket=options["data_lake_bucket"], max_reject_ratio=max_reject_ratio
         )
         return cls(
             event=event,
