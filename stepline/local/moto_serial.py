@@ -17,12 +17,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from stepline.local.nesting import NestedPatch
+
 REQUEST_LOCK = threading.RLock()
-_STATE_LOCK = threading.Lock()
-_users = 0
 _original: Callable[..., Any] | None = None
 
 
@@ -51,21 +51,12 @@ def _uninstall() -> None:
         _original = None
 
 
-@contextlib.contextmanager
-def serialised_moto() -> Iterator[None]:
+_PATCH = NestedPatch(_install, _uninstall)
+
+
+def serialised_moto() -> contextlib.AbstractContextManager[None]:
     """While inside, moto answers one in-process request at a time (nestable)."""
-    global _users
-    with _STATE_LOCK:
-        if _users == 0:
-            _install()
-        _users += 1
-    try:
-        yield
-    finally:
-        with _STATE_LOCK:
-            _users -= 1
-            if _users == 0:
-                _uninstall()
+    return _PATCH.held()
 
 
 def is_serialised() -> bool:

@@ -31,14 +31,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from stepline.local.moto_s3 import FileBackedBuffer
+from stepline.local.nesting import NestedPatch
 
 #: Objects at least this large are streamed; moto keeps smaller ones in memory anyway.
 STREAM_MIN_BYTES = 16 * 1024 * 1024
 _PIECE = 1024 * 1024
 
 _serving = threading.local()
-_STATE_LOCK = threading.Lock()
-_users = 0
 _originals: dict[str, Any] = {}
 
 
@@ -178,21 +177,12 @@ def _uninstall() -> None:
         _originals.clear()
 
 
-@contextlib.contextmanager
-def streamed_get_object() -> Iterator[None]:
+_PATCH = NestedPatch(_install, _uninstall)
+
+
+def streamed_get_object() -> contextlib.AbstractContextManager[None]:
     """While inside, large objects' GetObject is read from their files (nestable)."""
-    global _users
-    with _STATE_LOCK:
-        if _users == 0:
-            _install()
-        _users += 1
-    try:
-        yield
-    finally:
-        with _STATE_LOCK:
-            _users -= 1
-            if _users == 0:
-                _uninstall()
+    return _PATCH.held()
 
 
 def is_streaming() -> bool:
