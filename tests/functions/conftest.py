@@ -18,8 +18,8 @@ LAKE_BUCKET = "stepline-sales-dev-lake-123456789012-us-east-1"
 
 
 @pytest.fixture(scope="module")
-def _moto_s3() -> Iterator[Any]:
-    """One moto S3 per test module (starting moto costs ~0.5 s), with fake credentials."""
+def fake_aws_credentials() -> Iterator[None]:
+    """Fake credentials and region for a test module, so no test can reach a real account."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -29,14 +29,20 @@ def _moto_s3() -> Iterator[Any]:
         }.items():
             patch.setenv(name, value)
         patch.delenv("AWS_PROFILE", raising=False)
-        with mock_aws():
-            s3 = boto3.client("s3", region_name="us-east-1")
-            s3.create_bucket(Bucket=RAW_BUCKET)
-            s3.put_bucket_versioning(
-                Bucket=RAW_BUCKET, VersioningConfiguration={"Status": "Enabled"}
-            )
-            s3.create_bucket(Bucket=LAKE_BUCKET)
-            yield s3
+        yield
+
+
+@pytest.fixture(scope="module")
+def _moto_s3(fake_aws_credentials: None) -> Iterator[Any]:
+    """One moto S3 per test module (starting moto costs ~0.5 s), with fake credentials."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=RAW_BUCKET)
+        s3.put_bucket_versioning(
+            Bucket=RAW_BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+        s3.create_bucket(Bucket=LAKE_BUCKET)
+        yield s3
 
 
 def _empty(s3: Any, bucket: str) -> None:
