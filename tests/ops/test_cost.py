@@ -264,10 +264,15 @@ def test_doubling_the_stores_doubles_the_arrival_part_but_not_the_emr_cluster(
     arrivals = [f["breakdown"]["stepfunctions_standard"]["usage"] for f in (two, four)]
     assert arrivals[1]["arrival_transitions"] == 2 * arrivals[0]["arrival_transitions"]
     # The validation's price follows a measured duration, so its calls are compared:
-    # one per store, plus the publish's prune of superseded generations, one per pass
-    # (these runs publish the two stores in one pass and the four in two).
+    # one per store, plus the publish's prune of superseded generations, one per pass.
+    # How many passes a burst takes depends on when its arrivals finish (each pass
+    # publishes whatever has arrived), so the passes are read from the run itself.
     invocations = [f["breakdown"]["lambda"]["usage"]["invocations"] for f in (two, four)]
-    assert invocations == [2 + 1, 4 + 2]
+    passes = [
+        f["breakdown"]["stepfunctions_standard"]["usage"]["publish_passes"] for f in (two, four)
+    ]
+    assert all(n >= 1 for n in passes)
+    assert invocations == [2 + passes[0], 4 + passes[1]]
     glue = [f["breakdown"]["glue"]["per_run_usd"] for f in (two, four)]
     assert glue[1] == pytest.approx(2 * glue[0])
     assert four["emr_cluster_per_month_usd"] == two["emr_cluster_per_month_usd"]
