@@ -50,7 +50,7 @@ from stepline.local.mocks import (
     MockConfigError,
     MockTestCase,
     MockThrow,
-    parse_mock_config,
+    parse_mock_config_cached,
 )
 
 if TYPE_CHECKING:
@@ -674,7 +674,7 @@ def _select_test_case(
         if test_case is not None:
             raise MockConfigError(f"test_case={test_case!r} was given without a mock_config.")
         return None
-    config: MockConfig = parse_mock_config(mock_config)
+    config: MockConfig = parse_mock_config_cached(mock_config)
     if test_case is None:
         return None
     case = config.test_case(state_machine_name or config.default_state_machine_name(), test_case)

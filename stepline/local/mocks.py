@@ -37,6 +37,8 @@ the responses. It has no AWS or moto dependency.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ __all__ = [
     "MockThrow",
     "MockedResponseSeries",
     "parse_mock_config",
+    "parse_mock_config_cached",
 ]
 
 _TOP_LEVEL_KEYS = frozenset({"StateMachines", "MockedResponses"})
@@ -224,6 +227,27 @@ def parse_mock_config(raw: Any) -> MockConfig:
                     )
             test_cases[machine_name][case_name] = dict(states)
     return MockConfig(test_cases=test_cases, mocked_responses=mocked_responses)
+
+
+def parse_mock_config_cached(raw: Any) -> MockConfig:
+    """:func:`parse_mock_config`, remembered by the file's content.
+
+    A test suite or a benchmark runs many executions against one MockConfigFile;
+    parsing it (and copying every ``Return``) is a tenth of a mocked run. The key
+    is the content, not the object, so a dictionary changed between runs is parsed
+    again. The result is shared: :class:`MockConfig` is frozen and a ``Return``
+    payload is copied each time it answers a Task.
+    """
+    try:
+        key = json.dumps(raw, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON: parse_mock_config says what is wrong
+        return parse_mock_config(raw)
+    return _parse_mock_text(key)
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_mock_text(text: str) -> MockConfig:
+    return parse_mock_config(json.loads(text))
 
 
 def _parse_series(name: str, entries: Any) -> MockedResponseSeries:

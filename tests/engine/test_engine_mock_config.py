@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from engine_helpers import mock_file
 
-from stepline.local.mocks import MockConfigError, MockReturn, MockThrow, parse_mock_config
+from stepline.local.mocks import (
+    MockConfigError,
+    MockReturn,
+    MockThrow,
+    parse_mock_config,
+    parse_mock_config_cached,
+)
 
 THROTTLED = {"Throw": {"Error": "Glue.ThrottlingException", "Cause": "slow down"}}
 DONE = {"Return": {"JobRunState": "SUCCEEDED"}}
@@ -119,3 +125,16 @@ def test_unknown_state_machine_and_test_case_are_named() -> None:
         config.test_case("Other", "Happy")
     with pytest.raises(MockConfigError, match="known: Happy"):
         config.test_case("Machine", "Sad")
+
+
+def test_the_cached_parse_follows_the_content_not_the_object() -> None:
+    """One file's content is parsed once; the same dict changed between runs is parsed again."""
+    raw = mock_file({"Case": {"Clean": "Glue"}}, {"Glue": {"0": DONE}})
+    first = parse_mock_config_cached(raw)
+    again = mock_file({"Case": {"Clean": "Glue"}}, {"Glue": {"0": DONE}})
+    assert parse_mock_config_cached(again) is first
+    raw["MockedResponses"]["Glue"]["0"] = THROTTLED
+    changed = parse_mock_config_cached(raw).test_case("Machine", "Case").response_for("Clean", 0)
+    assert isinstance(changed, MockThrow) and changed.error == "Glue.ThrottlingException"
+    with pytest.raises(MockConfigError, match="MockedResponse"):
+        parse_mock_config_cached({"MockedResponse": {}})
