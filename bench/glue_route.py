@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,20 +48,8 @@ def job(event_path: Path) -> None:
 
 def figures(megabytes: int, runs: int, workdir: Path) -> dict[str, dict[str, float]]:
     plain, compressed = bench_validate.generate(workdir, megabytes)
-    port = bench_validate.free_port()
-    server = subprocess.Popen(
-        [str(Path(PYTHON).parent / "moto_server"), "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = bench_validate.aws_env(f"http://127.0.0.1:{port}")
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with bench_validate.moto_server() as (_, endpoint):
+        env = bench_validate.aws_env(endpoint)
         commands: dict[str, list[str]] = {}
         validate_py = str(Path(bench_validate.__file__))
         key = bench_validate.KEY
@@ -77,9 +63,6 @@ def figures(megabytes: int, runs: int, workdir: Path) -> dict[str, dict[str, flo
             commands[f"lambda {name}"] = [PYTHON, validate_py, "invoke", str(event)]
             commands[f"glue job {name}"] = [PYTHON, __file__, "job", str(event)]
         return bench_validate.side_by_side(commands, runs, env)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

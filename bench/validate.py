@@ -26,6 +26,7 @@ and moto's server (``moto[server]``), both in the project's venv.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -152,6 +153,28 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A moto S3 server on a free local port, once it accepts connections: (process, endpoint)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "moto_server"), "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield server, f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
@@ -292,21 +315,8 @@ def phase_figures(
 def lambda_figures(
     plain: Path, compressed: Path, runs: int, phases: bool = False
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(Path(PYTHON).parent / "moto_server"), "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    env = aws_env(endpoint)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with moto_server() as (server, endpoint):
+        env = aws_env(endpoint)
         commands: dict[str, list[str]] = {}
         with tempfile.TemporaryDirectory() as workdir:
             for name, path, key in (("plain", plain, KEY), ("gzip", compressed, KEY + ".gz")):
@@ -325,9 +335,6 @@ def lambda_figures(
                 else {}
             )
             return figures, parts
-    finally:
-        server.terminate()
-        server.wait()
 
 
 # ------------------------------------------------------------ cold start
