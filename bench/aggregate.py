@@ -38,12 +38,7 @@ def main() -> int:
 
     import clean as clean_bench  # bench/clean.py: the same validated files
 
-    start = time.perf_counter()
-    from stepline.local.spark import local_spark
-
-    spark = local_spark()
-    spark_start = time.perf_counter() - start
-    print(f"Spark start (import and session): {spark_start:.2f} s")
+    spark, spark_start = clean_bench.start_spark()
     from emr_jobs import aggregate_sales, sales_lake
 
     job = clean_bench.load_job(ROOT / "glue_jobs/clean_sales.py", "clean_this")

@@ -34,6 +34,17 @@ sys.path.insert(0, str(ROOT))
 DATE, STORE = "2026-11-20", "store_001"
 
 
+def start_spark() -> tuple[Any, float]:
+    """The local SparkSession and the seconds its import and start took (printed)."""
+    start = time.perf_counter()
+    from stepline.local.spark import local_spark
+
+    spark = local_spark()
+    seconds = time.perf_counter() - start
+    print(f"Spark start (import and session): {seconds:.2f} s")
+    return spark, seconds
+
+
 def load_job(path: Path, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
@@ -81,12 +92,7 @@ def main() -> int:
     parser.add_argument("--job", type=Path, action="append", default=[])
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "stepline-clean")
     args = parser.parse_args()
-    start = time.perf_counter()
-    from stepline.local.spark import local_spark
-
-    spark = local_spark()
-    spark_start = time.perf_counter() - start
-    print(f"Spark start (import and session): {spark_start:.2f} s")
+    spark, spark_start = start_spark()
     jobs = {"this": load_job(ROOT / "glue_jobs/clean_sales.py", "clean_this")}
     for index, path in enumerate(args.job):
         jobs[path.name] = load_job(path, f"clean_other_{index}")
