@@ -180,11 +180,21 @@ def test_an_unknown_machine_is_reported(service) -> None:
 
 def test_standard_executions_send_status_change_events(service) -> None:
     """Each Standard execution's end is an aws.states event; Express executions send none."""
+    import threading
+
     events: list[dict[str, Any]] = []
-    service.on_status_change = lambda execution: events.append(
-        execution.status_change_event(ACCOUNT, REGION)
-    )
+    both_ended = threading.Event()
+
+    def record(execution: Any) -> None:
+        events.append(execution.status_change_event(ACCOUNT, REGION))
+        if len(events) >= 2:
+            both_ended.set()
+
+    # The child's event is sent by the child's own thread once it ends, which may be
+    # after the service looks idle: wait for the event itself, not for idleness.
+    service.on_status_change = record
     service.start_execution("Parent", {"n": 3}).wait(30)
+    assert both_ended.wait(30), f"only these executions sent an event: {events}"
     service.wait_idle(30)
     machines = sorted(event["detail"]["stateMachineArn"] for event in events)
     assert machines == [_arn("parent"), _arn("work")]
