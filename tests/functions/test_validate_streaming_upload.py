@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import threading
 from typing import Any
 
 import moto.s3.models
@@ -28,6 +29,12 @@ class _CountingBody:
         self._counter = counter
 
     def read(self, size: int = -1) -> bytes:
+        gate = self._counter.gate_at
+        if gate is not None and self._counter.read_bytes >= gate:
+            # Reading on waits for the first part: an upload that overlaps the read
+            # sends one from what came before; one that waits for the end never does.
+            self._counter.part_sent.wait(30)
+            self._counter.gate_at = None  # once: a failing upload fails in 30 s, not per read
         data: bytes = self._body.read(size)
         self._counter.read_bytes += len(data)
         return data
@@ -39,10 +46,13 @@ class _CountingBody:
 class _Recorder:
     """An S3 client that records how much of the raw object was read at each part upload."""
 
-    def __init__(self, s3: Any) -> None:
+    def __init__(self, s3: Any, gate_at: int | None = None) -> None:
         self._s3 = s3
         self.read_bytes = 0
         self.read_at_part: list[int] = []
+        #: Past this many bytes, the raw object is read on only once a part was sent.
+        self.gate_at = gate_at
+        self.part_sent = threading.Event()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._s3, name)
@@ -54,6 +64,7 @@ class _Recorder:
 
     def upload_part(self, **request: Any) -> Any:
         self.read_at_part.append(self.read_bytes)
+        self.part_sent.set()
         return self._s3.upload_part(**request)
 
 
@@ -78,11 +89,13 @@ def test_good_rows_are_uploaded_in_parts_while_the_file_is_read(
 ) -> None:
     """Parts go up before the raw object is read to its end; the object is the reference's rows."""
     data = _day(tmp_path, 40_000, bad_rows=10)
-    recorder = _Recorder(lake.s3)
+    # The read stops at half the file until a part is sent: forced, not left to the
+    # threads' timing (a loaded machine let the read run ahead of the compressor).
+    recorder = _Recorder(lake.s3, gate_at=len(data) // 2)
     result = validate_event(lake.land(KEY, data), settings=lake.settings, s3=recorder, run=RUN)
     assert result.accepted and result.good_rows == 40_000 - 10
     assert len(recorder.read_at_part) > 2
-    assert recorder.read_at_part[0] < len(data) / 2
+    assert recorder.read_at_part[0] <= len(data) // 2
     reference = io.BytesIO()
     validate_sales_stream(io.BytesIO(data), parse_raw_key(KEY), good_rows_out=reference)
     stored = lake.s3.get_object(Bucket=LAKE, Key=VALIDATED_KEY)
