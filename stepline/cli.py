@@ -96,7 +96,15 @@ def _environment_errors() -> tuple[type[BaseException], ...]:
     from stepline.definition import DefinitionError
     from stepline.local.session import LocalEnvironmentBusy
 
-    return (UsageError, LocalEnvironmentBusy, DefinitionError, FileNotFoundError, PermissionError)
+    return (
+        UsageError,
+        LocalEnvironmentBusy,
+        DefinitionError,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,6 +141,10 @@ def _one_line(problem: BaseException) -> str:
         return f"{problem.filename}: no such file; check the path"
     if isinstance(problem, PermissionError) and problem.filename:
         return f"{problem.filename}: permission denied"
+    if isinstance(problem, IsADirectoryError) and problem.filename:
+        return f"{problem.filename} is a folder: give a file's path"
+    if isinstance(problem, NotADirectoryError) and problem.filename:
+        return f"{problem.filename} is a file (or under one): give a folder's path"
     return " ".join(str(problem).split())
 
 

@@ -67,3 +67,26 @@ def test_a_reader_that_went_away_ends_quietly_with_141():
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["generate", "--date", "2026-11-20", "--store", "s1", "--rows", "1", "--out", "{dir}"],
+         "{dir} is a folder: give a file's path"),
+        (["cost", "--keep", "{file}"], "{file} is a file (or under one): give a folder's path"),
+    ],
+    ids=["generate-out-folder", "cost-keep-file"],
+)  # fmt: skip
+def test_a_folder_for_a_file_or_a_file_for_a_folder_is_one_line_and_exit_2(
+    capsys, tmp_path, argv, said
+):
+    """`generate --out DIR` and `cost --keep FILE` once ended in an OSError traceback, exit 1."""
+    a_file = tmp_path / "a.txt"
+    a_file.write_text("x")
+    names = {"dir": str(tmp_path), "file": str(a_file)}
+    code = main([part.format(**names) for part in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert said.format(**names) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
