@@ -27,10 +27,11 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stepline.commands._arguments import iso_date_text
 from stepline.ops.ledger import RunLedger
 
 DEFAULT_DEMO_DIR = Path(".stepline/demo")
@@ -111,7 +112,12 @@ def register(subparsers: Any) -> None:
         "demo", help="run the whole pipeline locally on generated data", description=__doc__
     )
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    parser.add_argument("--date", default=yesterday, help="the run date (default: yesterday, UTC)")
+    parser.add_argument(
+        "--date",
+        type=iso_date_text,
+        default=yesterday,
+        help="the run date, YYYY-MM-DD (default: yesterday, UTC)",
+    )
     parser.add_argument("--stage", default="dev")
     parser.add_argument(
         "--workdir",
@@ -179,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     from stepline.local.spark import local_spark
     from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
-    run_date = date.fromisoformat(args.date).isoformat()
+    run_date = args.date
     marker = args.workdir / DEMO_MARKER
     if args.workdir.exists() and any(args.workdir.iterdir()):
         if not marker.exists():
