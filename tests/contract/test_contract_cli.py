@@ -154,10 +154,17 @@ def test_debug_adds_the_traceback_to_a_usage_error(generated, capsys) -> None:
     assert err.splitlines()[-1].startswith("stepline validate: error: --stage qa:")
 
 
-def test_missing_file_is_a_usage_error_on_one_line(tmp_path, capsys) -> None:
-    """A path that does not exist exits 2 and says so on one line."""
+@pytest.mark.parametrize(
+    "key", [KEY, "x.csv", "sales/date=2026-13-01/store=s/a.csv"], ids=["good", "outside", "bad"]
+)
+def test_missing_file_is_a_usage_error_on_one_line(tmp_path, capsys, key) -> None:
+    """A path that does not exist exits 2 and says so on one line.
+
+    Whatever the key: a key outside sales/ or breaking the pattern once gave
+    "REJECTED", exit 1, for a file that is not there.
+    """
     missing = tmp_path / "nope.csv"
-    assert run(["validate", str(missing), "--key", KEY]) == 2
+    assert run(["validate", str(missing), "--key", key]) == 2
     assert capsys.readouterr().err == (
         f"stepline validate: error: cannot read {missing}: No such file or directory "
         "(check the path)\n"
