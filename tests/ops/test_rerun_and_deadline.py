@@ -92,7 +92,7 @@ def test_a_succeeded_execution_is_not_rerun_without_force(target, env, sales) ->
     [
         ([], "give an EXECUTION or --date D"),
         (["x", "--date", DAY], "give an EXECUTION or --date D"),
-        (["--store", "s1"], "give an EXECUTION or --date D"),
+        (["--store", "s1"], "--store goes with --date"),  # was: "... (not both)"
         (["nope", "--force"], "no arrival or publish execution named nope"),
     ],
 )
