@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -180,21 +179,23 @@ def _numeric(text: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stepline.cli import UsageError
     from stepline.commands._local import day_summary, execution_day, outcome_of
+    from stepline.definition import find_project_root, load_stage_config
     from stepline.local.session import LocalSession
     from stepline.local.spark import local_spark
     from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
     run_date = args.date
+    # An unknown stage before anything is written or wiped.
+    load_stage_config(find_project_root(), args.stage)
     marker = args.workdir / DEMO_MARKER
     if args.workdir.exists() and any(args.workdir.iterdir()):
         if not marker.exists():
-            print(
-                f"stepline demo: {args.workdir} is not empty and was not made by the demo; "
-                "choose another --workdir",
-                file=sys.stderr,
+            raise UsageError(
+                f"{args.workdir} is not empty and was not made by the demo; "
+                "choose another --workdir"
             )
-            return 2
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
     marker.write_text("Made by `stepline demo`, which wipes this folder on its next run.\n")
