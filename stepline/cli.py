@@ -64,6 +64,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an unexpected error"
     )
+    parser.add_argument("--version", action="version", version=f"stepline {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in modules or COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -79,6 +80,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         )
     one_line_errors(parser)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stepline")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> None:

@@ -118,3 +118,13 @@ def test_a_command_that_reads_refuses_an_absent_local_environment(capsys, tmp_pa
     assert not where.exists()
     # After `make demo`, a bare `stepline status` lands here: say where the demo's world is.
     assert f"--local {DEFAULT_DEMO_DIR / 'local'}" in err
+
+
+def test_version_prints_the_installed_version_and_exits_0(capsys):
+    """`stepline --version` was an error (a COMMAND is required), exit 2."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"stepline {version('stepline')}\n"
