@@ -64,6 +64,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an unexpected error"
     )
+    parser.add_argument("--version", action="version", version=f"stepline {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in modules or COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
@@ -81,6 +82,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stepline")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
 def one_line_errors(parser: argparse.ArgumentParser) -> None:
     """argparse's errors as one line on stderr (its default prints the usage text too)."""
 
@@ -96,7 +106,15 @@ def _environment_errors() -> tuple[type[BaseException], ...]:
     from stepline.definition import DefinitionError
     from stepline.local.session import LocalEnvironmentBusy
 
-    return (UsageError, LocalEnvironmentBusy, DefinitionError, FileNotFoundError, PermissionError)
+    return (
+        UsageError,
+        LocalEnvironmentBusy,
+        DefinitionError,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        NotADirectoryError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,6 +151,10 @@ def _one_line(problem: BaseException) -> str:
         return f"{problem.filename}: no such file; check the path"
     if isinstance(problem, PermissionError) and problem.filename:
         return f"{problem.filename}: permission denied"
+    if isinstance(problem, IsADirectoryError) and problem.filename:
+        return f"{problem.filename} is a folder: give a file's path"
+    if isinstance(problem, NotADirectoryError) and problem.filename:
+        return f"{problem.filename} is a file (or under one): give a folder's path"
     return " ".join(str(problem).split())
 
 

@@ -16,6 +16,9 @@ from typing import Any
 
 from stepline.local.session import DEFAULT_WORKDIR
 
+# Where ``stepline demo`` keeps its local environment (its --workdir's ``local/``).
+DEMO_ENVIRONMENT = Path(".stepline/demo/local")
+
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("where (the local environment unless --aws)")
@@ -41,9 +44,30 @@ def wants_aws(args: argparse.Namespace) -> bool:
     return aws
 
 
+def require_local_environment(args: argparse.Namespace) -> None:
+    """A local environment nothing ever ran in is a wrong ``--local`` (or ``--stage``).
+
+    The commands that read the world (status, backfill, rerun, check-deadline)
+    would otherwise make an empty environment there and report on it: every
+    store missing, nothing to backfill, an alert sent.
+    """
+    from stepline.cli import UsageError
+
+    folder = (args.local or DEFAULT_WORKDIR) / args.stage
+    if not (folder / "ledger.json").exists():
+        raise UsageError(
+            f"no local environment at {folder} (no ledger.json): check --local and --stage, "
+            f"or run stepline land first (stepline demo's is --local {DEMO_ENVIRONMENT})"
+        )
+
+
 @contextlib.contextmanager
-def open_target(args: argparse.Namespace) -> Iterator[Any]:
-    """The target the arguments name, open for the command's duration."""
+def open_target(args: argparse.Namespace, *, existing: bool = True) -> Iterator[Any]:
+    """The target the arguments name, open for the command's duration.
+
+    Locally, the environment must already exist unless ``existing`` is false
+    (:func:`require_local_environment`).
+    """
     from stepline.ops.target import AwsTarget, open_local
 
     if wants_aws(args):
@@ -51,5 +75,7 @@ def open_target(args: argparse.Namespace) -> Iterator[Any]:
         poll = float(os.environ.get("STEPLINE_AWS_POLL_SECONDS", "10"))
         yield AwsTarget(args.stage, profile=args.profile, region=args.region, poll_seconds=poll)
         return
+    if existing:
+        require_local_environment(args)
     with open_local(args.local or DEFAULT_WORKDIR, args.stage) as target:
         yield target

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from typing import Any
@@ -60,7 +61,14 @@ def register(subparsers: Any) -> None:
 
 
 def _stores(text: str) -> list[str]:
-    return [store.strip() for store in text.split(",") if store.strip()]
+    from sales_contract import STORE_ID_PATTERN
+
+    stores = [store.strip() for store in text.split(",") if store.strip()]
+    for store in stores:
+        if re.fullmatch(STORE_ID_PATTERN, store) is None:
+            # No raw key can hold it: the plan would be silently empty.
+            raise argparse.ArgumentTypeError(f"{store!r} is not a store id ({STORE_ID_PATTERN})")
+    return stores
 
 
 def run_backfill(args: argparse.Namespace) -> int:
@@ -68,7 +76,9 @@ def run_backfill(args: argparse.Namespace) -> int:
     from stepline.ops import backfill
 
     if args.start > args.end:
-        raise UsageError(f"--from {args.start} is after --to {args.end}")
+        raise UsageError(
+            f"--from {args.start} is after --to {args.end}: give the earlier date first"
+        )
     if (args.end - args.start).days + 1 > MAX_DAYS:
         raise UsageError(f"the range has more than {MAX_DAYS} days: backfill a year at a time")
     run_id = backfill.backfill_id(args.start, args.end, args.stores, args.reprocess)

@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stepline.commands._arguments import iso_date_text
 from stepline.ops.ledger import RunLedger
 
 DEFAULT_DEMO_DIR = Path(".stepline/demo")
@@ -111,7 +111,12 @@ def register(subparsers: Any) -> None:
         "demo", help="run the whole pipeline locally on generated data", description=__doc__
     )
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    parser.add_argument("--date", default=yesterday, help="the run date (default: yesterday, UTC)")
+    parser.add_argument(
+        "--date",
+        type=iso_date_text,
+        default=yesterday,
+        help="the run date, YYYY-MM-DD (default: yesterday, UTC)",
+    )
     parser.add_argument("--stage", default="dev")
     parser.add_argument(
         "--workdir",
@@ -174,21 +179,23 @@ def _numeric(text: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stepline.cli import UsageError
     from stepline.commands._local import day_summary, execution_day, outcome_of
+    from stepline.definition import find_project_root, load_stage_config
     from stepline.local.session import LocalSession
     from stepline.local.spark import local_spark
     from stepline.report import build_timeline, html_table, json_block, render_html, write_html
 
-    run_date = date.fromisoformat(args.date).isoformat()
+    run_date = args.date
+    # An unknown stage before anything is written or wiped.
+    load_stage_config(find_project_root(), args.stage)
     marker = args.workdir / DEMO_MARKER
     if args.workdir.exists() and any(args.workdir.iterdir()):
         if not marker.exists():
-            print(
-                f"stepline demo: {args.workdir} is not empty and was not made by the demo; "
-                "choose another --workdir",
-                file=sys.stderr,
+            raise UsageError(
+                f"{args.workdir} is not empty and was not made by the demo; "
+                "choose another --workdir"
             )
-            return 2
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
     marker.write_text("Made by `stepline demo`, which wipes this folder on its next run.\n")

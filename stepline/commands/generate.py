@@ -56,6 +56,18 @@ def _count(text: str) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     suffix = ".csv.gz" if args.gzip else ".csv"
     out = args.out or Path(f"sales-{args.date.isoformat()}-{args.store}{suffix}")
+    # The name says how to read the file (the contract goes by .csv / .csv.gz):
+    # a gzip named .csv, or plain text named .csv.gz, would be rejected once uploaded.
+    if out.name.endswith(".csv.gz") and not args.gzip:
+        print(f"stepline generate: error: --out {out} ends in .gz: add --gzip", file=sys.stderr)
+        return 2
+    if out.name.endswith(".csv") and args.gzip:
+        print(
+            f"stepline generate: error: --gzip writes gzip, but --out {out} ends in .csv: "
+            "name it .csv.gz",
+            file=sys.stderr,
+        )
+        return 2
     try:
         name = out.name.removesuffix(".gz").removesuffix(".csv")
         key = raw_key(args.date, args.store, name, gzip=args.gzip)

@@ -129,6 +129,8 @@ def pair_files_and_keys(files: list[Path], keys: list[str]) -> list[tuple[Path, 
             f"{len(files)} FILE(s) but {len(keys)} --key(s): give one --key right after each FILE"
         )
     for path in files:
+        if path.is_dir():
+            raise UsageError(f"{path} is a folder: give each file to land, with its --key")
         if not path.is_file():
             raise UsageError(f"{path}: no such file; check the path")
     return list(zip(files, keys, strict=True))

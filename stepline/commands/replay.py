@@ -123,7 +123,24 @@ def _read_json(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise UsageError(f"{path}: no such {what} file; check the path") from None
     except json.JSONDecodeError as error:
-        raise UsageError(f"{path} is not JSON ({error}); give an {what} file") from None
+        article = "an" if what[0] in "AEIOU" else "a"
+        raise UsageError(f"{path} is not JSON ({error}); give {article} {what} file") from None
+
+
+def _check_test_case(raw: Any, test_case: str, path: Path) -> None:
+    """A malformed MockConfigFile or an unknown test case: a usage problem, before anything runs."""
+    from stepline.local.mocks import MockConfigError, parse_mock_config
+
+    try:
+        config = parse_mock_config(raw)
+    except MockConfigError as error:
+        raise UsageError(f"{path}: {error}") from None
+    known = sorted({case for cases in config.test_cases.values() for case in cases})
+    if test_case not in known:
+        raise UsageError(
+            f"--test-case {test_case}: {path} defines no such test case; it has: "
+            f"{', '.join(known) or 'none'}"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -139,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
     if refusal:
         raise UsageError(f"{args.event}: {refusal}")
     mock_config = _read_json(args.mock_config, "MockConfigFile") if args.mock_config else None
+    if mock_config is not None and args.test_case is not None and not args.endpoint_url:
+        _check_test_case(mock_config, args.test_case, args.mock_config)
     notifications: list[Any] = []
     if args.endpoint_url:
         # The endpoint has its own mocks (Step Functions Local's SFN_MOCK_CONFIG), so
@@ -165,21 +184,25 @@ def run(args: argparse.Namespace) -> int:
     elif args.mode == "mock":
         if mock_config is None:
             raise UsageError("--mode mock needs --mock-config and --test-case")
-        from stepline.local import run_state_machine
+        from stepline.local import MockConfigError, run_state_machine
 
         stack = load_deployed_stack(args.stage)
         started = started_by_event(stack, event)
         arrival, arrival_input = started.machine, started.input
         definition = arrival.definition
-        result = run_state_machine(
-            definition,
-            arrival_input,
-            mock_config=mock_config,
-            test_case=args.test_case,
-            state_machine_name=arrival.mock_name,
-            state_machine_arn=arrival.arn,
-            virtual_time=not args.real_time,
-        )
+        try:
+            result = run_state_machine(
+                definition,
+                arrival_input,
+                mock_config=mock_config,
+                test_case=args.test_case,
+                state_machine_name=arrival.mock_name,
+                state_machine_arn=arrival.arn,
+                virtual_time=not args.real_time,
+            )
+        except MockConfigError as error:
+            # e.g. the test case is another machine's: nothing of the arrival ran.
+            raise UsageError(f"{args.mock_config}: {error}") from None
     else:
         from stepline.local.session import LocalSession
 

@@ -49,10 +49,11 @@ def register(subparsers: Any) -> None:
 def run_rerun(args: argparse.Namespace) -> int:
     from stepline.ops import rerun
 
+    # --store first: without --date it would otherwise be told "(not both)".
+    if args.store and args.date is None:
+        raise UsageError("--store goes with --date: give --date D --store S")
     if (args.execution is None) == (args.date is None):
         raise UsageError("give an EXECUTION or --date D (not both)")
-    if args.store and args.date is None:
-        raise UsageError("--store goes with --date")
     with open_target(args) as target:
         if args.execution is not None:
             reruns = [rerun.rerun_execution(target, args.execution, force=args.force)]

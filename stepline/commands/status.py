@@ -85,7 +85,7 @@ from typing import Any
 
 from stepline.cli import UsageError
 from stepline.commands._arguments import iso_date
-from stepline.commands._target import add_target_arguments, open_target, wants_aws
+from stepline.commands._target import add_target_arguments, open_target
 
 EXIT_SETTLED = 0
 EXIT_ATTENTION = 1
@@ -165,8 +165,6 @@ def run_status(args: argparse.Namespace) -> int:
     load_stage_config(PROJECT_ROOT, args.stage)  # an unknown stage, before anything else
     if args.html is not None and args.html.is_dir():
         raise UsageError(f"--html {args.html} is a folder: give the page's file name")
-    if not wants_aws(args):
-        _require_local_environment(args)
     with open_target(args) as target:
         grid = read_status(target, start, end, stores=args.stores)
         where = _where(args, target)
@@ -185,18 +183,6 @@ def run_status(args: argparse.Namespace) -> int:
         # stdout stays pure JSON with --json.
         print(f"Wrote {page}{runs}", file=sys.stderr if args.json else sys.stdout)
     return EXIT_SETTLED if grid.settled else EXIT_ATTENTION
-
-
-def _require_local_environment(args: argparse.Namespace) -> None:
-    """status only reads: a local environment nothing ever ran in is a wrong --local."""
-    from stepline.local.session import DEFAULT_WORKDIR
-
-    folder = (args.local or DEFAULT_WORKDIR) / args.stage
-    if not (folder / "ledger.json").exists():
-        raise UsageError(
-            f"no local environment at {folder} (no ledger.json): check --local and --stage, "
-            "or run stepline land / demo first"
-        )
 
 
 def _where(args: argparse.Namespace, target: Any) -> str:

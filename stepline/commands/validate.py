@@ -159,8 +159,14 @@ def validate_local_file(
 ) -> dict[str, Any]:
     """Validate ``path`` as if it had landed under ``key``; return the JSON verdict.
 
-    Raises :class:`UsageError` when the file cannot be read.
+    Raises :class:`UsageError` when the file cannot be read, whatever the key.
     """
+    try:
+        # First, so that a wrong path is never judged by its key alone.
+        path.open("rb").close()
+    except OSError as error:
+        detail = error.strerror or str(error)
+        raise UsageError(f"cannot read {path}: {detail} (check the path)") from error
     if not is_sales_key(key):
         reason = f"{key!r} is outside sales/: Stepline would ignore it"
         return _key_verdict(reason, max_reject_ratio)

@@ -15,6 +15,7 @@ from stepline.cli import main
         ["rerun", "--date", "{day}"],
         ["check-deadline", "--date", "{day}"],
         ["generate", "--date", "{day}", "--store", "s1", "--rows", "1"],
+        ["demo", "--date", "{day}"],  # once a ValueError traceback, exit 1
     ],
     ids=lambda argv: argv[0],
 )
@@ -22,7 +23,7 @@ from stepline.cli import main
 def test_a_bad_day_is_one_line_and_exit_2(capsys, tmp_path, argv, day) -> None:
     args = [part.format(day=day) for part in argv]
     with pytest.raises(SystemExit) as exited:
-        main([*args, "--local", str(tmp_path)] if argv[0] != "generate" else args)
+        main([*args, "--local", str(tmp_path)] if argv[0] not in {"generate", "demo"} else args)
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert f"'{day}' is not a date (YYYY-MM-DD)" in err[-1], err

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from stepline.cli import main
+from stepline.commands.demo import DEFAULT_DEMO_DIR
 
 KEY = "sales/date=2026-11-20/store=store_004/header_only.csv"
 
@@ -67,3 +68,63 @@ def test_a_reader_that_went_away_ends_quietly_with_141():
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["generate", "--date", "2026-11-20", "--store", "s1", "--rows", "1", "--out", "{dir}"],
+         "{dir} is a folder: give a file's path"),
+        (["cost", "--keep", "{file}"], "{file} is a file (or under one): give a folder's path"),
+    ],
+    ids=["generate-out-folder", "cost-keep-file"],
+)  # fmt: skip
+def test_a_folder_for_a_file_or_a_file_for_a_folder_is_one_line_and_exit_2(
+    capsys, tmp_path, argv, said
+):
+    """`generate --out DIR` and `cost --keep FILE` once ended in an OSError traceback, exit 1."""
+    a_file = tmp_path / "a.txt"
+    a_file.write_text("x")
+    names = {"dir": str(tmp_path), "file": str(a_file)}
+    code = main([part.format(**names) for part in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert said.format(**names) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["backfill", "--from", "2026-11-20", "--to", "2026-11-20", "--dry-run"],
+        ["rerun", "--date", "2026-11-20"],
+        ["check-deadline", "--date", "2026-11-20"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_a_command_that_reads_refuses_an_absent_local_environment(capsys, tmp_path, argv):
+    """A mistyped --local once made an empty environment there and reported on it.
+
+    check-deadline sent an alert for every store, rerun said nothing failed and
+    backfill found nothing to do, each with a folder left behind; status alone refused.
+    """
+    where = tmp_path / "typo"
+    code = main([*argv, "--local", str(where)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"no local environment at {where / 'dev'}" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not where.exists()
+    # After `make demo`, a bare `stepline status` lands here: say where the demo's world is.
+    assert f"--local {DEFAULT_DEMO_DIR / 'local'}" in err
+
+
+def test_version_prints_the_installed_version_and_exits_0(capsys):
+    """`stepline --version` was an error (a COMMAND is required), exit 2."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"stepline {version('stepline')}\n"

@@ -74,6 +74,18 @@ def test_demo_refuses_to_wipe_a_folder_it_did_not_make(capsys, tmp_path):
     assert "not made by the demo" in capsys.readouterr().err
 
 
+def test_demo_refuses_an_unknown_stage_before_it_touches_its_folder(capsys, tmp_path):
+    """--stage nope once printed the demo's header, wrote its inputs, then failed."""
+    workdir = tmp_path / "demo"
+    code = main(["demo", "--stage", "nope", "--workdir", str(workdir)])
+    out = capsys.readouterr()
+    assert code == 2
+    assert out.out == ""
+    assert out.err.startswith("stepline demo: error: samconfig.toml has no [nope.*] environment")
+    assert len(out.err.strip().splitlines()) == 1
+    assert not workdir.exists()
+
+
 def test_the_wall_split_lists_consecutive_phases_and_each_execution(monkeypatch):
     """Phases follow one another (each from the end of the last); executions nest in theirs."""
     clock = iter([100.0, 101.5, 104.0, 110.0, 110.25, 111.0])

@@ -86,6 +86,8 @@ def test_a_second_land_sees_the_first_ones_world(capsys, tmp_path):
     [
         (["events/samples/header_only.csv"], "1 FILE(s) but 0 --key(s)"),
         (["nope.csv", "--key", KEY_004], "nope.csv: no such file"),
+        # a folder was once reported as "no such file"
+        (["events/samples", "--key", KEY_004], "events/samples is a folder"),
         (
             ["events/samples/header_only.csv", "--key", KEY_004, "--key", KEY_005],
             "1 FILE(s) but 2 --key(s)",

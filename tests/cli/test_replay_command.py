@@ -114,6 +114,31 @@ def test_a_missing_or_malformed_event_file_is_one_line_and_exit_2(capsys, event,
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("mode", ["mock", "local"])
+def test_an_unknown_test_case_is_one_line_and_exit_2(capsys, tmp_path, mode):
+    """A --test-case the MockConfigFile lacks once ended in a MockConfigError traceback, exit 1."""
+    code = main(
+        ["replay", EVENT, "--mode", mode, "--mock-config", MOCKS, "--test-case", "NoSuchCase",
+         "--local", str(tmp_path)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "--test-case NoSuchCase" in err and "HappyPath" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_folder_for_the_event_or_the_mocks_is_one_line_and_exit_2(capsys, tmp_path):
+    """A folder given as EVENT or --mock-config once ended in an IsADirectoryError traceback."""
+    for argv in (
+        ["replay", str(tmp_path), "--mode", "mock", "--mock-config", MOCKS],
+        ["replay", EVENT, "--mode", "mock", "--mock-config", str(tmp_path)],
+    ):
+        code = main([*argv, "--test-case", "HappyPath"])
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert f"{tmp_path} is a folder" in err and len(err.strip().splitlines()) == 1
+
+
 def test_endpoint_mode_selects_the_endpoints_own_test_case(capsys, monkeypatch):
     """--endpoint-url with --test-case alone runs the deployed definition, named for the mocks."""
     import stepline.local.endpoint as endpoint

@@ -100,6 +100,21 @@ def test_generated_gzip_file_validates_with_the_expected_row_count(tmp_path, cap
     assert (verdict["rows"], verdict["good_rows"], verdict["rejected_rows"]) == (2000, 2000, 0)
 
 
+@pytest.mark.parametrize(
+    ("name", "gzip", "said"),
+    [("x.csv", ["--gzip"], "ends in .csv: name it .csv.gz"), ("x.csv.gz", [], "add --gzip")],
+)
+def test_generate_refuses_a_name_that_contradicts_gzip(tmp_path, capsys, name, gzip, said):
+    """`--gzip --out x.csv` once wrote gzip bytes under .csv (and the reverse plain text
+    under .csv.gz): a file the contract rejects by its name once uploaded as named."""
+    code = run(["generate", "--date", "2026-11-20", "--store", "s9", "--rows", "10", *gzip,
+                "--out", str(tmp_path / name)])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / name).exists()
+
+
 def test_generate_refuses_more_special_rows_than_rows(tmp_path, capsys) -> None:
     """Asking for more duplicates and bad rows than rows is an error (exit 2), not a crash."""
     code = run(["generate", "--date", "2026-11-20", "--store", "s9", "--rows", "10",
@@ -154,10 +169,17 @@ def test_debug_adds_the_traceback_to_a_usage_error(generated, capsys) -> None:
     assert err.splitlines()[-1].startswith("stepline validate: error: --stage qa:")
 
 
-def test_missing_file_is_a_usage_error_on_one_line(tmp_path, capsys) -> None:
-    """A path that does not exist exits 2 and says so on one line."""
+@pytest.mark.parametrize(
+    "key", [KEY, "x.csv", "sales/date=2026-13-01/store=s/a.csv"], ids=["good", "outside", "bad"]
+)
+def test_missing_file_is_a_usage_error_on_one_line(tmp_path, capsys, key) -> None:
+    """A path that does not exist exits 2 and says so on one line.
+
+    Whatever the key: a key outside sales/ or breaking the pattern once gave
+    "REJECTED", exit 1, for a file that is not there.
+    """
     missing = tmp_path / "nope.csv"
-    assert run(["validate", str(missing), "--key", KEY]) == 2
+    assert run(["validate", str(missing), "--key", key]) == 2
     assert capsys.readouterr().err == (
         f"stepline validate: error: cannot read {missing}: No such file or directory "
         "(check the path)\n"

@@ -205,6 +205,11 @@ def test_dry_run_prints_the_plan_as_json_and_starts_nothing(capsys, workdir, sal
         (["--from", "2024-01-01", "--to", "2026-01-01"], "more than 366 days"),
         (["--from", "2026-13-01", "--to", "2026-11-20"], "is not a date (YYYY-MM-DD)"),
         (["--from", DAY, "--to", DAY, "--max-active", "0"], "must be at least 1"),
+        # once accepted, and an empty plan with exit 0
+        (
+            ["--from", DAY, "--to", DAY, "--stores", "store_001,bad store"],
+            "'bad store' is not a store id",
+        ),
     ],
 )
 def test_usage_problems_exit_2_on_one_line(capsys, tmp_path, args, message):

@@ -92,12 +92,14 @@ def test_a_succeeded_execution_is_not_rerun_without_force(target, env, sales) ->
     [
         ([], "give an EXECUTION or --date D"),
         (["x", "--date", DAY], "give an EXECUTION or --date D"),
-        (["--store", "s1"], "give an EXECUTION or --date D"),
+        (["--store", "s1"], "--store goes with --date"),  # was: "... (not both)"
         (["nope", "--force"], "no arrival or publish execution named nope"),
     ],
 )
 def test_rerun_usage_problems_exit_2(capsys, tmp_path, args, message) -> None:
     """Wrong arguments or an unknown execution: one line, exit 2."""
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "ledger.json").write_text("{}")  # an environment, with nothing in it
     assert main(["rerun", *args, "--local", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
