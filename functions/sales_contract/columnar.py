@@ -67,8 +67,11 @@ from .validation import (
 )
 
 #: Bytes of whole lines judged at once. A scan's temporary arrays take about 20
-#: times this at their peak, so 4 MiB keeps the validator far below 256 MB.
-BLOCK_BYTES: Final = 1024 * 1024
+#: times this at their peak, so 2 MiB keeps the validator far below 256 MB. Each
+#: scan is a few hundred numpy calls whatever the block's size: 2 MiB against 1 MiB
+#: was 0.92x the wall time and 0.95x the CPU of `stepline validate` on the 200 MB
+#: bench file (farm-bench, 9 pairs, 2026-12-02), peak RSS 93 MiB against 78 MiB.
+BLOCK_BYTES: Final = 2 * 1024 * 1024
 #: What the read-ahead thread reads at a time, and how many reads it keeps ready.
 _READ_BYTES: Final = 1024 * 1024
 _READ_AHEAD: Final = 8
