@@ -1,9 +1,10 @@
-"""The day-published notification counts stores against the stage's expected list.
+"""Notification subjects say what an on-call engineer needs first, on the deployed expressions.
 
-The subject is what an on-call engineer reads first, so it is checked on the
-deployed expression itself (the ASL with the stage's values substituted),
-evaluated by the local runtime's JSONata for the cases that matter: every
-expected store in, some missing, stores that are not on the list, no list.
+Each is checked on the ASL with the stage's values substituted, evaluated by
+the local runtime's JSONata: the day-published subject counts stores against
+the stage's expected list (every expected store in, some missing, stores off
+the list, no list), and an arrival's subject names its store-day, or the key
+when the key breaks the pattern and has neither.
 """
 
 from __future__ import annotations
@@ -72,3 +73,34 @@ def test_the_subject_counts_only_the_expected_stores(
     message = json.loads(_evaluate(arguments["Message"], included))
     assert message["not_expected"] == not_expected
     assert message["stores_included"] == included
+
+
+def _arrival_subjects() -> list[tuple[str, str, str]]:
+    """(machine, state, Subject) of every notification naming an arrival's store-day."""
+    found = []
+    for machine in ("SalesArrivalStateMachine", "SalesRecoveryStateMachine"):
+        definition = json.loads(
+            resolve_definition_text(raw_text(machine), stack("dev").machine(machine).substitutions)
+        )
+        for name, state in states_of(definition).items():
+            subject = state.get("Arguments", {}).get("Subject", "")
+            if "$arrival" in subject:
+                found.append((machine, name, subject))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("machine", "state", "subject"), _arrival_subjects(), ids=lambda v: str(v)[:40]
+)
+def test_an_arrival_subject_names_the_store_day_or_else_the_key(
+    machine: str, state: str, subject: str
+) -> None:
+    """A key that breaks the pattern has no date or store: the subject names the key instead."""
+    others = {"counts": {"rows_out": 5}, "failedState": "Validate", "dead": {"status": "TIMED_OUT"}}
+    known = {"run_date": DAY, "store_id": "store_001", "key": "sales/date=x/a.csv"}
+    text = evaluate_jsonata(subject[2:-2], {"arrival": known, **others})
+    assert text.startswith(f"Stepline sales {DAY} store_001: ") and "key" not in text
+    unknown = {"run_date": None, "store_id": None, "key": "sales/stray.csv"}
+    text = evaluate_jsonata(subject[2:-2], {"arrival": unknown, **others})
+    assert text.startswith("Stepline sales: ") and text.endswith(", key sales/stray.csv")
+    assert len(text) <= 100
