@@ -252,9 +252,9 @@ def report(
         }
         print(json.dumps(summary, indent=2, default=str))
     else:
-        from stepline.report.text import format_trace
+        from stepline.report.text import format_trace, wants_color
 
-        print(format_trace(timeline, show_io=args.show_io, color=sys.stdout.isatty()))
+        print(format_trace(timeline, show_io=args.show_io, color=wants_color(sys.stdout)))
         for note in notifications:
             print(f"  published: {note['subject']}")
     if args.html:

@@ -9,18 +9,21 @@ One line per state run, in the order the states were entered::
 
 Durations come from the history timestamps, so a local run with a virtual
 clock shows the 15 s of a Wait state even though it took no real time.
-The trace is plain ASCII unless ``color=True`` adds ANSI colours.
+The trace is plain ASCII unless ``color=True`` adds ANSI colours
+(:func:`wants_color` decides that for a stream).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from stepline.report.timeline import ExecutionStatus, RunOutcome, StateRun, Timeline
 
-__all__ = ["format_duration", "format_trace", "run_mark", "shorten"]
+__all__ = ["format_duration", "format_trace", "run_mark", "shorten", "wants_color"]
 
 _NAME_WIDTH_LIMIT = 44
 _CAUSE_WIDTH = 90
@@ -98,6 +101,16 @@ def _depths(timeline: Timeline) -> dict[int, int]:
     for run in timeline.runs:
         depth[run.index] = 0 if run.parent_index is None else depth.get(run.parent_index, 0) + 1
     return depth
+
+
+def wants_color(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour for ``stream``: only on a terminal, and not when ``NO_COLOR`` is set.
+
+    ``NO_COLOR`` (https://no-color.org) switches colour off when it is present and
+    not empty, whatever its value; the status grid's rich console reads it too.
+    """
+    env = os.environ if environ is None else environ
+    return bool(stream.isatty()) and not env.get("NO_COLOR")
 
 
 def _paint(text: str, code: str, color: bool) -> str:

@@ -258,3 +258,38 @@ def test_an_event_aws_starts_no_arrival_for_is_refused_not_run(capsys, tmp_path,
     assert code == 2 and out.out == ""
     assert expected in out.err and "Traceback" not in out.err
     assert len(out.err.strip().splitlines()) == 1
+
+
+class _Terminal:
+    """A stdout that says it is a terminal, and keeps what is printed."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("no_color", "painted"), [(None, True), ("1", False), ("", True)])
+def test_the_trace_is_coloured_on_a_terminal_unless_no_color_is_set(
+    monkeypatch, no_color, painted
+):
+    """Colour only on a terminal, and never when NO_COLOR is set (to anything but empty)."""
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    code = main(["replay", EVENT, "--mode", "mock", "--mock-config", MOCKS,
+                 "--test-case", "HappyPath"])
+    assert code == 0
+    assert "Validate the sales file" in terminal.text
+    assert ("\033[" in terminal.text) is painted
