@@ -25,6 +25,15 @@ def iso_date_text(text: str) -> str:
     return iso_date(text).isoformat()
 
 
+def store_id(text: str) -> str:
+    """A store id as raw keys hold it: anything else could match no file at all."""
+    from sales_contract import STORE_ID_PATTERN
+
+    if re.fullmatch(STORE_ID_PATTERN, text) is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a store id ({STORE_ID_PATTERN})")
+    return text
+
+
 def positive_int(text: str) -> int:
     """A whole number of at least 1."""
     try:

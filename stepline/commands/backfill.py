@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter
 from typing import Any
 
 from stepline.cli import UsageError
-from stepline.commands._arguments import iso_date, positive_int
+from stepline.commands._arguments import iso_date, positive_int, store_id
 from stepline.commands._target import add_target_arguments, open_target
 
 MAX_DAYS = 366
@@ -61,14 +60,8 @@ def register(subparsers: Any) -> None:
 
 
 def _stores(text: str) -> list[str]:
-    from sales_contract import STORE_ID_PATTERN
-
-    stores = [store.strip() for store in text.split(",") if store.strip()]
-    for store in stores:
-        if re.fullmatch(STORE_ID_PATTERN, store) is None:
-            # No raw key can hold it: the plan would be silently empty.
-            raise argparse.ArgumentTypeError(f"{store!r} is not a store id ({STORE_ID_PATTERN})")
-    return stores
+    # Each a store id: one no raw key can hold would make the plan silently empty.
+    return [store_id(store.strip()) for store in text.split(",") if store.strip()]
 
 
 def run_backfill(args: argparse.Namespace) -> int:

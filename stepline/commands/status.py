@@ -78,13 +78,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from stepline.cli import UsageError
-from stepline.commands._arguments import iso_date
+from stepline.commands._arguments import iso_date, store_id
 from stepline.commands._target import add_target_arguments, open_target
 
 EXIT_SETTLED = 0
@@ -119,7 +118,7 @@ def register(subparsers: Any) -> None:
         action="extend",
         nargs="+",
         default=[],
-        type=_store,
+        type=store_id,
         metavar="S",
         help="show only these stores (default: the expected ones and all in the ledger)",
     )
@@ -193,9 +192,3 @@ def _where(args: argparse.Namespace, target: Any) -> str:
     return f"local environment {(args.local or DEFAULT_WORKDIR) / args.stage}"
 
 
-def _store(text: str) -> str:
-    from sales_contract import STORE_ID_PATTERN
-
-    if re.fullmatch(STORE_ID_PATTERN, text) is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a store id ({STORE_ID_PATTERN})")
-    return text
