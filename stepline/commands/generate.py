@@ -13,6 +13,7 @@ from typing import Any
 
 from sales_contract import STORE_ID_PATTERN, raw_key
 
+from stepline.cli import UsageError
 from stepline.commands._arguments import iso_date
 from stepline.sample_data import write_sales_csv
 
@@ -59,15 +60,9 @@ def run_generate(args: argparse.Namespace) -> int:
     # The name says how to read the file (the contract goes by .csv / .csv.gz):
     # a gzip named .csv, or plain text named .csv.gz, would be rejected once uploaded.
     if out.name.endswith(".csv.gz") and not args.gzip:
-        print(f"stepline generate: error: --out {out} ends in .gz: add --gzip", file=sys.stderr)
-        return 2
+        raise UsageError(f"--out {out} ends in .gz: add --gzip")
     if out.name.endswith(".csv") and args.gzip:
-        print(
-            f"stepline generate: error: --gzip writes gzip, but --out {out} ends in .csv: "
-            "name it .csv.gz",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError(f"--gzip writes gzip, but --out {out} ends in .csv: name it .csv.gz")
     try:
         name = out.name.removesuffix(".gz").removesuffix(".csv")
         key = raw_key(args.date, args.store, name, gzip=args.gzip)
