@@ -104,3 +104,8 @@ def test_an_arrival_subject_names_the_store_day_or_else_the_key(
     text = evaluate_jsonata(subject[2:-2], {"arrival": unknown, **others})
     assert text.startswith("Stepline sales: ") and text.endswith(", key sales/stray.csv")
     assert len(text) <= 100
+
+
+def test_the_arrival_subjects_are_found() -> None:
+    """The test above is parametrised by a search: it must find the four outcomes and the recovery's."""
+    assert len(_arrival_subjects()) >= 5

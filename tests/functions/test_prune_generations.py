@@ -28,6 +28,7 @@ from prune_generations.service import (
 )
 
 from emr_jobs import sales_lake
+from stepline.definition import PROJECT_ROOT, load_template
 
 DAY = "2026-11-20"
 LAKE = "stepline-sales-dev-lake-123456789012-us-east-1"
@@ -47,16 +48,12 @@ def _moto(fake_aws_credentials: None) -> Iterator[tuple[Any, Any]]:
         s3.create_bucket(Bucket=LAKE)
         s3.put_bucket_versioning(Bucket=LAKE, VersioningConfiguration={"Status": "Enabled"})
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        # The ledger's keys as the template declares them.
+        ledger = load_template(PROJECT_ROOT / "template.yaml")["Resources"]["RunLedgerTable"]
         dynamodb.create_table(
             TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
+            KeySchema=ledger["Properties"]["KeySchema"],
+            AttributeDefinitions=ledger["Properties"]["AttributeDefinitions"],
             BillingMode="PAY_PER_REQUEST",
         )
         yield s3, dynamodb
