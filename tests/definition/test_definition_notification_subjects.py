@@ -107,5 +107,5 @@ def test_an_arrival_subject_names_the_store_day_or_else_the_key(
 
 
 def test_the_arrival_subjects_are_found() -> None:
-    """The test above is parametrised by a search: it must find the four outcomes and the recovery's."""
+    """The test above is parametrised by a search: it finds the 4 outcomes and the recovery's."""
     assert len(_arrival_subjects()) >= 5
