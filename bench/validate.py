@@ -70,6 +70,11 @@ def run_once(
     those of a run cut short.
     """
     server_before = process_cpu(server) if server is not None else 0.0
+    # The warm-up writes the .pyc files an installed package has (pip compiles
+    # them): a shell with PYTHONDONTWRITEBYTECODE would have every run compile
+    # Stepline's modules from source, and only Stepline's, not pyarrow's.
+    env = {k: v for k, v in (os.environ if env is None else env).items()
+           if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT
@@ -177,6 +182,16 @@ def moto_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         server.wait()
 
 
+def validation_function_environment() -> dict[str, str]:
+    from stepline.definition import load_deployed_stack
+
+    return next(
+        spec.environment
+        for spec in load_deployed_stack("dev").functions.values()
+        if spec.handler == "validate_sales_file.app.lambda_handler"
+    )
+
+
 def aws_env(endpoint: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -190,6 +205,12 @@ def aws_env(endpoint: str) -> dict[str, str]:
         POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_METRICS_NAMESPACE="Bench",
         PYTHONPATH=str(ROOT / "functions"),
+    )
+    # The allocator settings the function's environment in template.yaml gives
+    # the Lambda's process (glibc reads them at start-up).
+    env.update(
+        (name, value) for name, value in validation_function_environment().items()
+        if name.startswith("MALLOC_")
     )
     env.pop("AWS_PROFILE", None)
     return env

@@ -128,3 +128,18 @@ def test_version_prints_the_installed_version_and_exits_0(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out == f"stepline {version('stepline')}\n"
+
+
+def test_building_the_parser_does_not_read_the_version():
+    """The version is read for --version only: importlib.metadata took ~20 ms of every start."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from stepline.cli import build_parser; build_parser('validate');"
+        " print('importlib.metadata' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
