@@ -127,9 +127,9 @@ class LocalSession:
         from moto import mock_aws
 
         from stepline.definition import load_deployed_stack
-        from stepline.local.malloc import return_large_buffers
         from stepline.local.moto_serial import serialised_moto
         from stepline.local.moto_stream import streamed_get_object
+        from stepline.malloc import return_large_buffers
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.workdir / ".lock"), timeout=0)

@@ -1,6 +1,6 @@
 """A validation process keeps the memory its scan frees (glibc malloc's thresholds).
 
-stepline/local/malloc.py says why; README "Performance" gives what it saves.
+stepline/malloc.py says why; README "Performance" gives what it saves.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import platform
 
 import pytest
 
+from stepline import malloc
 from stepline.cli import main
 from stepline.definition import load_deployed_stack
-from stepline.local import malloc
 from stepline.sample_data import write_sales_csv
 
 

@@ -275,7 +275,7 @@ def test_glibc_mmap_threshold_can_be_fixed() -> None:
     """malloc.return_large_buffers: mallopt(M_MMAP_THRESHOLD) is accepted by this libc."""
     import platform
 
-    from stepline.local.malloc import return_large_buffers
+    from stepline.malloc import return_large_buffers
 
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt's M_MMAP_THRESHOLD is glibc's; elsewhere the call does nothing")
