@@ -307,6 +307,8 @@ def test_function_lookup_by_arn_gives_handler_code_and_environment(dev) -> None:
         "STEPLINE_STAGE": "dev",
         "DATA_LAKE_BUCKET": f"stepline-sales-dev-lake-{ACCOUNT}-us-east-1",
         "MAX_REJECT_RATIO": "0.05",
+        "MALLOC_MMAP_THRESHOLD_": "33554432",
+        "MALLOC_TRIM_THRESHOLD_": "134217728",
     }
     assert dev.function_for_arn(f"{arn}:$LATEST") is spec
     assert dev.function_for_arn(spec.name) is spec
