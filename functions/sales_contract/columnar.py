@@ -75,8 +75,6 @@ BLOCK_BYTES: Final = 2 * 1024 * 1024
 #: What the read-ahead thread reads at a time, and how many reads it keeps ready.
 _READ_BYTES: Final = 1024 * 1024
 _READ_AHEAD: Final = 8
-#: Consumed bytes are dropped from the read buffer once there are this many.
-_COMPACT_BYTES: Final = 4 * 1024 * 1024
 #: Blocks scanned at once, on threads of their own (numpy releases the GIL).
 _SCANNERS: Final = 2
 #: Smaller blocks (the end of a file, a small file) are scanned on the spot.
@@ -337,16 +335,21 @@ class _ColumnarValidation:
 class _Source:
     """The file's decompressed bytes, read ahead on a thread, consumed in order.
 
-    Blocks of whole lines are *copied* out (:meth:`peek_block`) and consumed when
-    judged; the reference reader takes lines one at a time (:meth:`readline`).
+    The reads are kept as they came (no buffer they are appended to, so each
+    byte is copied once, into the block that judges it). Blocks of whole lines
+    are *copied* out (:meth:`peek_block`) and consumed when judged; the
+    reference reader takes lines one at a time (:meth:`readline`).
     """
 
     def __init__(self, binary: io.BufferedIOBase) -> None:
         self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(_READ_AHEAD)
         self._stop = threading.Event()
-        self._buffer = bytearray()
-        self._position = 0
-        self._dropped = 0
+        #: The reads not wholly consumed; ``_offset`` bytes of the first one are.
+        self._chunks: deque[bytes] = deque()
+        self._offset = 0
+        #: Bytes read and not consumed; bytes consumed since the start.
+        self._held = 0
+        self._consumed = 0
         self._ended = False
         self._thread = threading.Thread(
             target=self._read_ahead, args=(binary,), name="stepline-read-ahead", daemon=True
@@ -373,7 +376,7 @@ class _Source:
                 continue
 
     def _fill(self) -> bool:
-        """Append the next read to the buffer; False at the end of the data."""
+        """Keep the next read; False at the end of the data."""
         if self._ended:
             return False
         item = self._queue.get()
@@ -383,15 +386,21 @@ class _Source:
         if isinstance(item, BaseException):
             self._ended = True
             raise item
-        self._buffer += item
+        self._chunks.append(item)
+        self._held += len(item)
         return True
 
-    def _compact(self) -> None:
-        # Not for every block: the bytes kept are moved, and read-ahead can be MBs.
-        if self._position >= _COMPACT_BYTES:
-            del self._buffer[: self._position]
-            self._dropped += self._position
-            self._position = 0
+    def _pieces(self, begin: int, end: int) -> list[tuple[bytes, int, int]]:
+        """The unconsumed bytes ``begin``..``end`` (from the position), as (read, start, stop)."""
+        pieces = []
+        base = -self._offset  # where the first read starts, from the position
+        for chunk in self._chunks:
+            if base >= end:
+                break
+            if base + len(chunk) > begin:
+                pieces.append((chunk, max(begin - base, 0), min(end - base, len(chunk))))
+            base += len(chunk)
+        return pieces
 
     def peek_block(self, size: int, skip: int = 0) -> _Block | None:
         """A copy of the whole lines in ``size`` bytes, ``skip`` bytes ahead (a line start).
@@ -400,47 +409,59 @@ class _Source:
         ends, or the line there is longer than ``size``, or is the last one and has
         no line feed.
         """
-        self._compact()
-        begin = self._position + skip
-        while len(self._buffer) < begin + size and self._fill():
+        while self._held < skip + size and self._fill():
             pass
-        cut = self._buffer.rfind(b"\n", begin, begin + size) + 1
-        if cut == 0:  # rfind gave -1
+        pieces = self._pieces(skip, skip + size)
+        length = 0  # bytes up to and with the last line feed
+        before = sum(stop - start for _, start, stop in pieces)
+        for chunk, start, stop in reversed(pieces):
+            before -= stop - start
+            found = chunk.rfind(b"\n", start, stop)
+            if found >= 0:
+                length = before + found - start + 1
+                break
+        if length == 0:
             return None
-        data = np.zeros(cut - begin + _PAD, np.uint8)
-        data[: cut - begin] = np.frombuffer(self._buffer, np.uint8, cut - begin, begin)
-        return _Block(data, cut - begin)
+        data = np.empty(length + _PAD, np.uint8)
+        data[length:] = 0
+        at = 0
+        for chunk, start, stop in pieces:
+            count = min(stop - start, length - at)
+            data[at : at + count] = np.frombuffer(chunk, np.uint8, count, start)
+            at += count
+            if at == length:
+                break
+        return _Block(data, length)
 
     def consume(self, size: int) -> None:
-        self._position += size
+        self._held -= size
+        self._consumed += size
+        self._offset += size
+        while self._chunks and self._offset >= len(self._chunks[0]):
+            self._offset -= len(self._chunks.popleft())
 
     def tell(self) -> int:
         """How many bytes were consumed since the start."""
-        return self._dropped + self._position
+        return self._consumed
 
     def readline(self, limit: int = -1, /) -> bytes:
         """Like ``io.BufferedReader.readline``: up to and with the next LF, at most ``limit``."""
-        self._compact()
-        start = self._position
-        searched = start
-        while True:
-            stop = None if limit < 0 else start + limit
-            end = self._buffer.find(b"\n", searched, stop)
-            if end >= 0:
-                end += 1
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            if self._held == 0 and not self._fill():
                 break
-            if stop is not None and len(self._buffer) >= stop:
-                end = stop
+            chunk, start = self._chunks[0], self._offset
+            stop = len(chunk) if limit < 0 else min(len(chunk), start + limit - len(line))
+            found = chunk.find(b"\n", start, stop)
+            end = stop if found < 0 else found + 1
+            line += chunk[start:end]
+            self.consume(end - start)
+            if found >= 0:
                 break
-            searched = len(self._buffer)
-            if not self._fill():
-                end = len(self._buffer)
-                break
-        self._position = end
-        return bytes(self._buffer[start:end])
+        return bytes(line)
 
     def exhausted(self) -> bool:
-        return self._position >= len(self._buffer) and not self._fill()
+        return self._held == 0 and not self._fill()
 
     def close(self) -> None:
         self._stop.set()

@@ -227,3 +227,18 @@ def test_a_broken_gzip_gives_the_reference_verdict(damage: str) -> None:
         data[-8] ^= 0x01
     outcome = assert_same(bytes(data), "sales/date=2026-11-20/store=store_001/broken.csv.gz")
     assert outcome["accepted"] is False
+
+
+@pytest.mark.parametrize("read_bytes", [1, 7, 1000])
+def test_reads_of_any_size_give_the_reference_verdict(read_bytes: int, monkeypatch) -> None:
+    """The read-ahead's reads are kept as they came: blocks and lines that span many
+    reads (and a read that ends inside a quoted line break or a CRLF) are read right."""
+    from sales_contract import columnar
+
+    monkeypatch.setattr(columnar, "_READ_BYTES", read_bytes)
+    key = "sales/date=2026-11-20/store=store_001/random.csv"
+    for seed in range(3):
+        data = _random_file(100 + seed, 120)
+        assert_same(data, key)
+        assert_same(data, key, block_bytes=700)
+        assert_same(gzip.compress(data), key + ".gz", block_bytes=700)
