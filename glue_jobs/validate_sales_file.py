@@ -26,12 +26,16 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from sales_contract.allocator import keep_freed_buffers
 from validate_sales_file.job import JOB_ARGUMENTS, ValidationJobArgs, run_validation_job
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point on Glue: resolve the ``--name value`` arguments and validate."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The driver's Python only validates: the scan reuses the memory it frees,
+    # as in the Lambda (whose environment sets the same).
+    keep_freed_buffers()
     import boto3
     from awsglue.utils import getResolvedOptions
 

@@ -28,10 +28,10 @@ from sales_contract import (
     parse_raw_key,
     validate_sales_stream,
 )
+from sales_contract.allocator import keep_freed_buffers
 
 from stepline.cli import UsageError
 from stepline.commands._arguments import stored_key
-from stepline.malloc import keep_freed_buffers
 
 #: At most this many reasons are printed (``reasons_truncated`` says when more exist).
 MAX_PRINTED_REASONS = 1000
@@ -103,7 +103,7 @@ def _ratio(text: str) -> float:
 def run_validate(args: argparse.Namespace) -> int:
     max_reject_ratio = _max_reject_ratio(args)
     # This process only validates: let the scan reuse the memory it frees, as
-    # the Lambda does (stepline.malloc; template.yaml sets the same).
+    # the Lambda does (sales_contract.allocator; template.yaml sets the same).
     keep_freed_buffers()
     verdict = validate_local_file(
         args.path, args.key, max_reject_ratio=max_reject_ratio, engine=args.engine

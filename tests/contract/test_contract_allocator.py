@@ -1,6 +1,6 @@
 """A validation process keeps the memory its scan frees (glibc malloc's thresholds).
 
-stepline/malloc.py says why; README "Performance" gives what it saves.
+functions/sales_contract/allocator.py says why; README "Performance" gives what it saves.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import platform
 
 import pytest
+from sales_contract import allocator
 
-from stepline import malloc
 from stepline.cli import main
 from stepline.definition import load_deployed_stack
 from stepline.sample_data import write_sales_csv
@@ -18,9 +18,9 @@ from stepline.sample_data import write_sales_csv
 def test_glibc_accepts_the_validation_thresholds() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt's thresholds are glibc's; elsewhere the call does nothing")
-    malloc.keep_freed_buffers.cache_clear()
+    allocator.keep_freed_buffers.cache_clear()
     # mallopt returns 0 for a value glibc refuses (an mmap threshold above its maximum).
-    assert malloc.keep_freed_buffers()
+    assert allocator.keep_freed_buffers()
 
 
 def test_the_lambda_gets_the_thresholds_stepline_validate_sets() -> None:
@@ -31,10 +31,10 @@ def test_the_lambda_gets_the_thresholds_stepline_validate_sets() -> None:
         if spec.handler == "validate_sales_file.app.lambda_handler"
     )
     assert validation.environment["MALLOC_MMAP_THRESHOLD_"] == str(
-        malloc.VALIDATION_MMAP_THRESHOLD_BYTES
+        allocator.VALIDATION_MMAP_THRESHOLD_BYTES
     )
     assert validation.environment["MALLOC_TRIM_THRESHOLD_"] == str(
-        malloc.VALIDATION_TRIM_THRESHOLD_BYTES
+        allocator.VALIDATION_TRIM_THRESHOLD_BYTES
     )
 
 

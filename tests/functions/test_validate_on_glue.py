@@ -197,3 +197,33 @@ def test_a_missing_package_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(NoScriptsFoundError, match="sales_contract"):
         package_archive(tmp_path)
+
+
+def test_the_job_keeps_freed_buffers_before_it_validates(monkeypatch) -> None:
+    """The driver only validates: it takes the Lambda's allocator settings first."""
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location(
+        "glue_validate_sales_file", PROJECT_ROOT / "glue_jobs/validate_sales_file.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    calls: list[str] = []
+    monkeypatch.setattr(script, "keep_freed_buffers", lambda: calls.append("kept"))
+
+    class Resolved(Exception):
+        pass
+
+    def get_resolved_options(argv: Any, names: Any) -> None:
+        calls.append("arguments")
+        raise Resolved
+
+    utils = types.ModuleType("awsglue.utils")
+    utils.getResolvedOptions = get_resolved_options  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "awsglue", types.ModuleType("awsglue"))
+    monkeypatch.setitem(sys.modules, "awsglue.utils", utils)
+    with pytest.raises(Resolved):
+        script.main(["validate_sales_file.py"])
+    assert calls == ["kept", "arguments"]

@@ -502,7 +502,7 @@ def test_validate_function_is_configured_as_specified(
     assert function["Environment"]["Variables"] == {
         "DATA_LAKE_BUCKET": {"Ref": "DataLakeBucket"},
         "MAX_REJECT_RATIO": {"Ref": "MaxRejectRatio"},
-        # glibc's malloc keeps the scan's freed buffers (stepline/malloc.py).
+        # glibc's malloc keeps the scan's freed buffers (sales_contract/allocator.py).
         "MALLOC_MMAP_THRESHOLD_": "33554432",
         "MALLOC_TRIM_THRESHOLD_": "134217728",
     }
