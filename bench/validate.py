@@ -183,6 +183,7 @@ def moto_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
 
 
 def validation_function_environment() -> dict[str, str]:
+    """The validation Lambda's environment as the dev stage deploys it (template.yaml)."""
     from stepline.definition import load_deployed_stack
 
     return next(
