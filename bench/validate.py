@@ -16,6 +16,9 @@ about (README "Performance"):
   shares the machine's cores, so its own CPU during each run is reported too
   (``server cpu``), and the ratio of the handler's CPU to the CLI's, which is
   what Lambda bills (the server stands in for S3, which Lambda does not bill).
+  The generated file has 50 bad rows, so the good rows are compressed and
+  uploaded; with ``--bad-rows 0`` it is clean, and the handler has S3 copy it
+  instead (the production common case).
 * ``import``: each Lambda handler module against a bare ``import boto3``:
   target <= 1.5 x.
 
@@ -116,15 +119,15 @@ def side_by_side(
     }
 
 
-def generate(directory: Path, megabytes: int) -> tuple[Path, Path]:
-    """A generated store-day of about ``megabytes`` (50 bad rows), plain and gzip."""
+def generate(directory: Path, megabytes: int, bad_rows: int = 50) -> tuple[Path, Path]:
+    """A generated store-day of about ``megabytes`` (``bad_rows`` bad rows), plain and gzip."""
     plain = directory / f"{STEM}.csv"
     compressed = directory / f"{STEM}.csv.gz"
     if not plain.exists():
         sys.path.insert(0, str(ROOT))
         from stepline.sample_data import write_sales_csv
 
-        write_sales_csv(plain, DATE, STORE, megabytes * ROWS_PER_MB, seed=0, bad_rows=50)
+        write_sales_csv(plain, DATE, STORE, megabytes * ROWS_PER_MB, seed=0, bad_rows=bad_rows)
     if not compressed.exists():
         with plain.open("rb") as source, gzip.open(compressed, "wb", compresslevel=6) as out:
             shutil.copyfileobj(source, out, 1024 * 1024)
@@ -412,6 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli_step.add_argument("key")
     cli_step.add_argument("phases", type=Path)
     parser.add_argument("--mb", type=int, default=200, help="size of the generated file")
+    parser.add_argument(
+        "--bad-rows", type=int, default=50,
+        help="bad rows in the generated file (0: a clean file, which the Lambda copies)",
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path, help="where to keep the generated files")
     parser.add_argument("--reference", action="store_true", help="time --engine reference too")
@@ -431,14 +438,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_phases(args.path, args.key, args.phases)
         return 0
 
-    directory = args.dir or Path(tempfile.gettempdir()) / f"stepline-bench-{args.mb}mb"
+    name = f"stepline-bench-{args.mb}mb" + ("" if args.bad_rows == 50 else f"-{args.bad_rows}bad")
+    directory = args.dir or Path(tempfile.gettempdir()) / name
     directory.mkdir(parents=True, exist_ok=True)
-    plain, compressed = generate(directory, args.mb)
+    plain, compressed = generate(directory, args.mb, args.bad_rows)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "functions"))
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "file_bytes": plain.stat().st_size,
         "gzip_bytes": compressed.stat().st_size,
+        "bad_rows": args.bad_rows,
     }
     figures = side_by_side(validate_commands(plain, compressed, args.reference), args.runs)
     pairs = [("validate plain", "pyarrow plain", 1.25), ("validate gzip", "pyarrow gzip", 1.25)]

@@ -10,8 +10,9 @@ name) with::
 
 and the job
 
-1. extracts every validated gzip CSV of the arrival (``<validated_prefix>*.csv.gz``),
-   reading all columns as text with an explicit schema;
+1. extracts every validated CSV of the arrival (``<validated_prefix>*.{csv,csv.gz}``:
+   gzip, or plain where validation copied a clean ``.csv`` as it was), reading
+   all columns as text with an explicit schema;
 2. transforms: trims, types (``sold_at`` -> UTC timestamp plus its original
    offset, ``quantity``, ``unit_price`` and ``revenue`` = quantity x unit_price
    to the clean zone's types, :data:`sales_lake.CLEAN_COLUMNS`) and removes
@@ -193,8 +194,13 @@ class CleanArgs:
 
     @property
     def source_glob(self) -> str:
-        """Every validated file of the arrival (one per raw file the store sent)."""
-        return f"{self.validated_prefix}*.csv.gz"
+        """Every validated file of the arrival (one per raw file the store sent).
+
+        Gzip CSV, or plain CSV: the validator copies a clean ``.csv`` already in
+        the validated form as it is (``RawSalesKey.validated_key``). Spark picks
+        the codec by each file's extension.
+        """
+        return f"{self.validated_prefix}*.{{csv,csv.gz}}"
 
     @property
     def partition_uri(self) -> str:
@@ -213,7 +219,7 @@ class CleanArgs:
 
 
 def extract(spark: SparkSession, source_glob: str) -> DataFrame:
-    """Read validated gzip CSVs as all-text columns in the contract's order.
+    """Read validated CSVs (gzip or plain) as all-text columns in the contract's order.
 
     ``enforceSchema=false`` makes Spark check each file's header against the
     schema, so a file with moved columns fails instead of being read shifted.

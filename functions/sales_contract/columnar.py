@@ -21,6 +21,13 @@ Python call per row. README "Performance" gives its measured speed; the design:
   reference reader and row judge, starting at that very line, which read it
   (and the lines its record spans) exactly as they read a whole file. So every
   reason, line number and rejected record comes from the reference code.
+* Asked to (``defer_good_rows``), the validator writes no good row while every
+  byte it has read would go to the output unchanged: a clean file in the
+  canonical form is its own validated copy, and the caller copies the object
+  (S3 copies it server-side) instead of compressing and uploading it. At the
+  first line that is not so (a rejected row, anything the reference reads, a
+  re-quoted or reordered block) the bytes before it are read again from the
+  object's start and written, and the output goes on as without deferral.
 * A file-level problem of a ``.csv.gz`` object, or a broken gzip stream, makes
   the reference validate the object again from its start: where a gzip error
   shows up depends on how far ahead one reads, and only re-reading it the
@@ -40,7 +47,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Final, Protocol, cast
 
@@ -87,6 +94,9 @@ _PAD: Final = 64
 #: path over the CLI path (which writes nothing); the output is plain gzip.
 GOOD_ROWS_GZIP_LEVEL: Final = 1
 
+#: The validated CSV's header line (csv.writer quotes none of the names).
+VALIDATED_HEADER: Final = (",".join(COLUMNS) + "\n").encode("ascii")
+
 #: What reading a broken .csv.gz raises: zlib's errors (the reference), and ISA-L's.
 _BROKEN_GZIP: Final[tuple[type[BaseException], ...]] = (
     *GZIP_ERRORS,
@@ -119,6 +129,7 @@ def validate_sales_object(
     max_reasons: int = 20,
     gzip_level: int = GOOD_ROWS_GZIP_LEVEL,
     block_bytes: int | None = None,
+    defer_good_rows: bool = False,
 ) -> ValidationReport:
     """Validate one sales object and return the verdict the reference gives.
 
@@ -131,6 +142,13 @@ def validate_sales_object(
     ``gzip_level``), ``rejects_out`` one CSV line per row problem. When the
     report is not ``accepted`` the caller must discard the good rows, and when it
     counts no rejected row, the rejects.
+
+    With ``defer_good_rows``, good rows are written only once some line's output
+    is not its bytes as read: when the report says ``good_rows_unchanged``, nothing
+    was written to ``good_rows_out`` and the good rows are the object's
+    (decompressed) bytes exactly, so the caller may copy the object instead.
+    Otherwise ``open_raw`` is called once more, to write again the bytes read
+    before that line, and the output is the same as without deferral.
     """
     report = ValidationReport(max_reject_ratio=max_reject_ratio)
     again = False
@@ -145,6 +163,7 @@ def validate_sales_object(
         validator = _ColumnarValidation(
             binary, key, report, looks_gzipped, good_rows_out, rejects_out, max_reasons,
             gzip_level, BLOCK_BYTES if block_bytes is None else block_bytes,
+            _reopener(open_raw, key) if defer_good_rows else None,
         )
         try:
             validator.run()
@@ -159,7 +178,30 @@ def validate_sales_object(
             validator.close(abandon=again)
     if again:
         return _again_by_reference(open_raw, key, max_reject_ratio, max_reasons)
+    report.good_rows_unchanged = validator.unchanged
     return finish_report(report, validator.lines)
+
+
+def _reopener(open_raw: Opener, key: RawSalesKey) -> Opener:
+    """``open_raw``, decompressed the way the first read was (a ``.csv.gz`` through ISA-L)."""
+
+    @contextmanager
+    def reopen() -> Iterator[Readable]:
+        with open_raw() as raw:
+            if not key.compressed:
+                yield raw
+                return
+            with igzip.IGzipFile(fileobj=raw, mode="rb") as binary:
+                yield binary
+
+    return reopen
+
+
+def _ended_early() -> bytes:
+    raise OSError(
+        "the object ended early when read again to write its good rows: it changed"
+        " while it was validated; validate it again"
+    )
 
 
 def _again_by_reference(
@@ -187,6 +229,7 @@ class _ColumnarValidation:
         max_reasons: int,
         gzip_level: int,
         block_bytes: int,
+        reopen: Opener | None = None,
     ) -> None:
         self.key = key
         self.report = report
@@ -198,32 +241,68 @@ class _ColumnarValidation:
         self.rejects = RejectsWriter(rejects_out)
         self.max_reasons = max_reasons
         self.block_bytes = block_bytes
+        #: Set while good rows are deferred: how to read the object again from its start.
+        self.reopen = reopen if good_rows_out is not None else None
+        #: Bytes the header took (the output's header is the canonical one).
+        self.header_bytes = 0
         self.judge: RowJudge | None = None
         #: The number of the next line to judge; ``lines`` once the file is read.
         self.line = 1
         self.lines = 0
 
     def run(self) -> None:
+        if self.reopen is not None:
+            first = self.source.peek_block(len(VALIDATED_HEADER))
+            if first is None or first.data[: first.size].tobytes() != VALIDATED_HEADER:
+                self.reopen = None  # the output's header differs from the file's
         header, header_last_line = read_header(iter(self._reader(1)))
         header_problems = check_header(header)
         if header_problems:
             self.report.file_problems.extend(Problem(1, None, r) for r in header_problems)
             return
-        if self.good_rows_out is not None:
+        self.header_bytes = self.source.tell()
+        if self.good_rows_out is not None and self.reopen is None:
             self.good = _GoodRows(self.good_rows_out, self.gzip_level)
         self.judge = RowJudge(
             header,
             self.key,
             self.report,
-            None if self.good is None else self.good.writerow,
+            None if self.good_rows_out is None else self._write_row,
             self.rejects,
             self.max_reasons,
         )
         self.line = header_last_line + 1
-        scanner = _Scanner(header, self.key, want_output=self.good is not None)
+        scanner = _Scanner(header, self.key, want_output=self.good_rows_out is not None)
         with ThreadPoolExecutor(_SCANNERS, thread_name_prefix="stepline-scan") as pool:
             self._judge_blocks(scanner, pool)
         self.lines = self.line - 1
+
+    @property
+    def unchanged(self) -> bool:
+        """True while the good rows are deferred: every byte read is output as it is."""
+        return self.reopen is not None
+
+    def _write_row(self, row: Any) -> None:
+        """The reference's good row (the file's output is no longer its bytes by then)."""
+        assert self.good is not None, "the reference judges a line only once the output is made"
+        self.good.writerow(row)
+
+    def _stop_deferring(self) -> None:
+        """Write the good rows deferred so far, the bytes before the current line, as read."""
+        reopen, self.reopen = self.reopen, None
+        if reopen is None:
+            return
+        assert self.good_rows_out is not None
+        self.good = good = _GoodRows(self.good_rows_out, self.gzip_level)
+        todo = self.source.tell() - self.header_bytes
+        with reopen() as raw:
+            skip = self.header_bytes
+            while skip:
+                skip -= len(raw.read(min(skip, _READ_BYTES)) or _ended_early())
+            while todo:
+                data = raw.read(min(todo, _READ_BYTES)) or _ended_early()
+                good.write(data)
+                todo -= len(data)
 
     def _judge_blocks(self, scanner: _Scanner, pool: ThreadPoolExecutor) -> None:
         """Scan blocks ahead on the pool, judge them in order.
@@ -252,6 +331,7 @@ class _ColumnarValidation:
                     return
                 # A line longer than a block, or the last line, with no line feed:
                 # the reference reads it (and says what is wrong with it).
+                self._stop_deferring()
                 self._by_reference(self.line, self.line)
                 continue
             scan = ahead.popleft().result()
@@ -301,6 +381,8 @@ class _ColumnarValidation:
             stop = not_proven[position] if position < len(not_proven) else scan.count
             if stop > index:
                 self.judge.add_good_rows(stop - index)
+                if self.reopen is not None and not scan.unchanged_output:
+                    self._stop_deferring()  # the source is at line `index`
                 if self.good is not None:
                     self.good.write(scan.good_output(index, stop))
             if stop >= scan.count:
@@ -312,6 +394,7 @@ class _ColumnarValidation:
                 last += 1
             self.source.consume(int(starts[stop]) - consumed)
             consumed = int(starts[stop])
+            self._stop_deferring()
             self._by_reference(block_line + stop, block_line + last)
             index = self.line - block_line
             if index > scan.count:
@@ -492,6 +575,11 @@ class _Scan:
     #: True for a line proven to be a good row.
     good: Mask
     output: _Output | None
+
+    @property
+    def unchanged_output(self) -> bool:
+        """True when the block's good lines are output exactly as they are."""
+        return self.output is not None and self.output.keep is None and self.output.spans is None
 
     def good_output(self, first: int, stop: int) -> bytes:
         """Lines ``first``..``stop`` (all good) as the validated CSV has them."""
@@ -935,6 +1023,8 @@ class _Scanner:
     ) -> _Output:
         """How this block's good lines are written: csv.writer quotes a value only
         when it holds a comma or a quote (no good value holds a line break here)."""
+        if self.canonical and fields.cr_end is None and fields.quoted_field is None:
+            return _Output(None, None)  # the lines as they are: the usual case
         columns = range(7)
         out = [fields.field(c) for c in columns]
         drop: list[I64] = []

@@ -6,7 +6,8 @@ Stores drop files in the raw bucket under::
 
 and the validation step of arrival run ``R`` writes, in the data-lake bucket::
 
-    validated/sales/date=D/store=S/run=R/<name>.csv.gz            good rows (gzip CSV)
+    validated/sales/date=D/store=S/run=R/<name>.csv.gz            good rows (gzip CSV, or
+                                                                  <name>.csv: a clean .csv copied)
     quarantine/sales/date=D/store=S/run=R/<name>.rejects.csv      rejected rows, when there are some
     quarantine/sales/date=D/store=S/run=R/<name>.rejection.json   why a whole file was rejected
     quarantine/unmatched_keys/run=R/<url-quoted key>.rejection.json   keys that break the pattern
@@ -121,8 +122,19 @@ class RawSalesKey:
         """Folder of run ``run``'s validated file (what that run's Glue clean job reads)."""
         return f"{VALIDATED_ROOT}{self.partition}run={checked_run_id(run)}/"
 
-    def validated_key(self, run: str) -> str:
-        return f"{self.validated_prefix_key(run)}{self.name}.csv.gz"
+    def validated_key(self, run: str, *, compressed: bool = True) -> str:
+        """Run ``run``'s validated file: gzip CSV, or (``compressed=False``) plain CSV.
+
+        The plain one is the copy of a ``.csv`` raw file whose rows were all good
+        and already in the validated form (the validator then copies the object
+        rather than writing it); a run has one or the other, never both.
+        """
+        extension = ".csv.gz" if compressed else ".csv"
+        return f"{self.validated_prefix_key(run)}{self.name}{extension}"
+
+    def validated_keys(self, run: str) -> tuple[str, str]:
+        """Both forms of run ``run``'s validated file (a retry removes the one it did not write)."""
+        return self.validated_key(run), self.validated_key(run, compressed=False)
 
     def rejects_key(self, run: str) -> str:
         return f"{QUARANTINE_ROOT}{self.partition}run={checked_run_id(run)}/{self.name}.rejects.csv"

@@ -263,12 +263,13 @@ def validate_arrival(
             body.close()
 
     # The good rows stream to S3 while the file is read; nothing appears under the
-    # validated key unless the file is accepted.
+    # validated key unless the file is accepted. They are deferred: a clean file
+    # already in the validated form is copied by S3 instead (see _publish).
     good_rows = StreamingUpload(
         s3,
         settings.data_lake_bucket,
         raw_key.validated_key(run),
-        content_type="application/gzip",
+        content_type=_content_type(compressed=True),
         metadata=_lineage_metadata(source),
     )
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as rejects:
@@ -280,6 +281,7 @@ def validate_arrival(
                 good_rows_out=good_rows,
                 rejects_out=rejects,
                 max_reasons=MAX_RETURNED_REASONS,
+                defer_good_rows=True,
             )
             return _publish(
                 s3, settings.data_lake_bucket, raw_key, run, source, report, good_rows, rejects
@@ -307,13 +309,26 @@ def _publish(
         s3.delete_object(Bucket=lake, Key=raw_key.rejects_key(run))
 
     if report.accepted:
-        good_rows.finish()
+        if report.good_rows_unchanged:
+            # Every row was good and is already in the validated form: the object is
+            # its own validated file. S3 copies it (no bytes through the function),
+            # from the version and ETag this run read.
+            good_rows.abort()
+            written = raw_key.validated_key(run, compressed=raw_key.compressed)
+            copy_object(s3, source, lake, written, _content_type(raw_key.compressed), lineage)
+        else:
+            good_rows.finish()
+            written = raw_key.validated_key(run)
+        for other in raw_key.validated_keys(run):
+            if other != written:  # the other form, if an earlier attempt wrote it
+                s3.delete_object(Bucket=lake, Key=other)
         s3.delete_object(Bucket=lake, Key=raw_key.rejection_key(run))
         validated_prefix: str | None = s3_uri(lake, raw_key.validated_prefix_key(run))
     else:
         good_rows.abort()
         # Good rows an earlier attempt of this run wrote must not be cleaned.
-        s3.delete_object(Bucket=lake, Key=raw_key.validated_key(run))
+        for key in raw_key.validated_keys(run):
+            s3.delete_object(Bucket=lake, Key=key)
         _put_rejection_record(
             s3,
             lake,
@@ -377,6 +392,53 @@ def _lineage_metadata(source: SourceObject) -> dict[str, str]:
         "stepline-source-version-id": source.version_id or "",
         "stepline-source-etag": source.etag or "",
     }
+
+
+def _content_type(compressed: bool) -> str:
+    return "application/gzip" if compressed else "text/csv; charset=utf-8"
+
+
+#: Objects up to this size are copied with one CopyObject (S3's limit is 5 GiB);
+#: larger ones with a multipart copy of parts this size (10,000 parts: 5 TiB).
+COPY_THRESHOLD_BYTES = 4 * 1024**3
+COPY_PART_BYTES = 512 * 1024**2
+
+
+def copy_object(
+    s3: S3Client,
+    source: SourceObject,
+    bucket: str,
+    key: str,
+    content_type: str,
+    metadata: dict[str, str],
+) -> None:
+    """Copy the object this run read to ``bucket``/``key``, server-side, with new metadata.
+
+    boto3's managed copy makes one ``CopyObject`` or, past
+    :data:`COPY_THRESHOLD_BYTES`, a multipart copy (``UploadPartCopy``), pinned
+    to the version read and, every request, to its ETag: an object replaced
+    since it was validated fails the copy (a 412 the Retry sees) rather than
+    being published unchecked. The destination gets the bucket's default
+    encryption, like every object the function writes.
+    """
+    from boto3.s3.transfer import TransferConfig
+
+    copy_source = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id is not None:
+        copy_source["VersionId"] = source.version_id
+    extra: dict[str, Any] = {
+        "ContentType": content_type,
+        "Metadata": metadata,
+        "MetadataDirective": "REPLACE",
+    }
+    if source.etag:
+        # Quoted, as S3 returns it (RFC 9110's entity-tag); the HeadObject the
+        # managed copy makes first compares the quotes too.
+        extra["CopySourceIfMatch"] = f'"{source.etag}"'
+    config = TransferConfig(
+        multipart_threshold=COPY_THRESHOLD_BYTES, multipart_chunksize=COPY_PART_BYTES
+    )
+    s3.copy(copy_source, bucket, key, ExtraArgs=extra, Config=config)
 
 
 def _upload(

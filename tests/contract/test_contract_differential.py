@@ -54,8 +54,15 @@ def _run(engine: str, data: bytes, key: str, ratio: float, **options: Any) -> di
         "row_problem_count": report.row_problem_count,
     }
     # What a caller keeps: the good rows of an accepted file, the rejects of a file
-    # judged row by row that has some.
-    if report.accepted:
+    # judged row by row that has some. Deferred good rows left unchanged are the
+    # file's own bytes, and none were written.
+    if report.good_rows_unchanged:
+        assert options.get("defer_good_rows") and good.getvalue() == b""
+        outcome["unchanged"] = True
+        if report.accepted:
+            plain = gzip.decompress(data) if raw_key.compressed else data
+            outcome["good"] = plain.decode("utf-8")
+    elif report.accepted:
         outcome["good"] = gzip.decompress(good.getvalue()).decode("utf-8")
     if report.counts_complete and report.rejected_rows:
         outcome["rejects"] = rejects.getvalue().decode("utf-8")
@@ -63,10 +70,14 @@ def _run(engine: str, data: bytes, key: str, ratio: float, **options: Any) -> di
 
 
 def assert_same(data: bytes, key: str, ratio: float = 1.0, **options: Any) -> dict[str, Any]:
+    """The columnar engine gives the reference's outcome, writing or deferring its good rows."""
     expected = _run("reference", data, key, ratio)
     actual = _run("columnar", data, key, ratio, **options)
     assert actual == expected
-    return expected
+    deferred = _run("columnar", data, key, ratio, defer_good_rows=True, **options)
+    unchanged = deferred.pop("unchanged", False)
+    assert deferred == expected
+    return {**expected, "unchanged": unchanged}
 
 
 def is_valid_key(key: str) -> bool:
@@ -189,6 +200,32 @@ def test_random_files_give_the_reference_verdict(seed: int) -> None:
     assert_same(data, key)
     assert_same(data, key, block_bytes=700)
     assert_same(gzip.compress(data), key + ".gz")
+
+
+def test_a_clean_file_in_the_validated_form_is_its_own_output(tmp_path: Path) -> None:
+    """Deferred, a clean canonical file writes nothing (the caller copies it); other forms write."""
+    from stepline.sample_data import write_sales_csv
+
+    path = tmp_path / "day.csv"
+    write_sales_csv(path, "2026-11-20", "store_001", 5_000, seed=6)
+    data = path.read_bytes()
+    key = "sales/date=2026-11-20/store=store_001/day.csv"
+    assert assert_same(data, key, block_bytes=16 * 1024)["unchanged"]
+    assert assert_same(gzip.compress(data), key + ".gz")["unchanged"]
+    header, first, rest = data.split(b"\n", 2)
+    changed = {
+        "a CRLF line end": header + b"\n" + first + b"\r\n" + rest,
+        "needless quotes": data + b'o-1,store_001,2026-11-20T10:00:00Z,"GRO-1",Grocery,1,2.50\n',
+        "an empty last line": data + b"\n",
+        "no last line feed": data[:-1],
+        "a bad row at the end": data + b"x\n",
+        "a header in another form": header.replace(b"order_id", b'"order_id"') + b"\n"
+        + first + b"\n" + rest,
+    }
+    for name, variant in changed.items():
+        assert variant != data
+        outcome = assert_same(variant, key, block_bytes=16 * 1024)
+        assert not outcome["unchanged"], name
 
 
 def test_generated_sales_files_give_the_reference_verdict(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ KEY = "sales/date=2026-11-20/store=store_002/sales.csv"
 RUN = "2026-11-20_store_002_0123456789ab"
 PARTITION = f"date=2026-11-20/store=store_002/run={RUN}/"
 VALIDATED_KEY = f"validated/sales/{PARTITION}sales.csv.gz"
+#: A clean .csv already in the validated form is copied as it is, under this key.
+COPIED_KEY = f"validated/sales/{PARTITION}sales.csv"
 REJECTS_KEY = f"quarantine/sales/{PARTITION}sales.rejects.csv"
 REJECTION_KEY = f"quarantine/sales/{PARTITION}sales.rejection.json"
 
@@ -59,7 +61,7 @@ def test_clean_file_writes_no_rejects(lake) -> None:
     """A file without bad rows writes only the validated copy; rejects_uri is null."""
     result = validate(lake, lake.land(KEY, HEADER + CLEAN_ROW))
     assert result.accepted and result.rejects_uri is None
-    assert lake.listing() == [VALIDATED_KEY]
+    assert lake.listing() == [COPIED_KEY]
 
 
 def test_a_retried_run_that_is_now_rejected_removes_its_own_validated_copy(lake) -> None:
@@ -87,7 +89,7 @@ def test_an_accepted_retry_of_a_run_removes_its_own_rejection_record(lake) -> No
     """Within one run id, an accepted attempt clears the rejection record of an earlier one."""
     validate(lake, lake.land(KEY, BAD_HEADER))
     validate(lake, lake.land(KEY, HEADER + CLEAN_ROW))
-    assert lake.listing() == [VALIDATED_KEY]
+    assert lake.listing() == [COPIED_KEY]
 
 
 def test_two_runs_of_one_store_day_never_touch_each_other(lake) -> None:
@@ -194,7 +196,7 @@ def test_url_encoded_key_in_the_event_is_decoded(lake) -> None:
     result = validate(lake, lake.land(key, HEADER + CLEAN_ROW))
     assert result.accepted
     assert result.source_uri == f"s3://stepline-sales-dev-raw-123456789012-us-east-1/{key}"
-    assert lake.listing() == [f"validated/sales/{PARTITION}till 3.csv.gz"]
+    assert lake.listing() == [f"validated/sales/{PARTITION}till 3.csv"]
 
 
 def test_missing_object_is_a_fault_not_a_rejection(lake) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -132,7 +133,7 @@ def test_clean_args_parse_the_glue_arguments_into_paths() -> None:
         lake_root="s3://lake/",
     )
     assert args.source_glob == (
-        "s3://lake/validated/sales/date=2026-11-20/store=0042/run=arrival-7/*.csv.gz"
+        "s3://lake/validated/sales/date=2026-11-20/store=0042/run=arrival-7/*.{csv,csv.gz}"
     )
     assert args.partition_uri == (
         "s3://lake/clean/sales/sale_date=2026-11-20/store_id=0042/run=arrival-7/"
@@ -443,6 +444,30 @@ def _validated_by_the_lambda(tmp_path: Path, lake: Path) -> Path:
         )
     assert report.accepted and report.good_rows == 3_000 - 20 + len(awkward)
     return folder
+
+
+@pytest.mark.spark
+def test_a_copied_plain_csv_cleans_as_its_gzip_form(spark, lake, tmp_path) -> None:
+    """A clean .csv that validation copied as it is (plain) gives what the gzip form gives."""
+    from stepline.sample_data import write_sales_csv
+
+    raw = tmp_path / "day.csv"
+    write_sales_csv(raw, RUN_DATE, "0042", 2_000, seed=8, duplicates=30)
+    for run_id, name, data in (
+        ("arrival-1", "day.csv", raw.read_bytes()),
+        ("arrival-2", "day.csv.gz", gzip.compress(raw.read_bytes())),
+    ):
+        folder = lake / f"validated/sales/date={RUN_DATE}/store=0042/run={run_id}"
+        folder.mkdir(parents=True)
+        (folder / name).write_bytes(data)
+    plain = run(spark, clean_args(lake, "0042"), write_metrics=RecordingMetricsWriter())
+    args = clean_args(lake, "0042", run_id="arrival-2")
+    compressed = run(spark, args, write_metrics=RecordingMetricsWriter())
+    assert plain == compressed and plain["rows_in"] == 2_000 and plain["duplicates_removed"] == 30
+    assertDataFrameEqual(
+        spark.read.parquet(clean_args(lake, "0042").partition_uri),
+        spark.read.parquet(args.partition_uri),
+    )
 
 
 @pytest.mark.spark
