@@ -11,19 +11,29 @@ is served from a duplicate of its buffer's file descriptor, read in pieces
 as the caller reads (``os.pread``), ranges included; smaller objects, and
 every other operation, are moto's own.
 
+``CopyObject`` the same way: moto's backend copies an object by reading its
+``value`` whole and putting it as a new object's body (and the validation
+Lambda copies a clean file to ``validated/`` as it is), so while the patch
+is held a large object is copied with an empty body that is then filled from
+the source's file in pieces, its MD5 (the ETag moto gives a copy) computed
+on the way.
+
 moto internals this relies on (canaries in ``tests/local/test_moto_internals.py``):
 ``S3Response.get_object`` returning ``key.value`` as the body,
 ``S3Response._handle_range_header`` taking ``len()`` and a slice of that
 body, ``FakeKey.value`` (a property) and ``FakeKey._value_buffer`` (a
 spooled temporary file, or :class:`~stepline.local.moto_s3.FileBackedBuffer`),
 and ``moto.core.botocore_stubber.MockRawResponse``, the raw response the
-stub wraps every body in.
+stub wraps every body in; for the copy, ``S3Backend.copy_object`` putting
+``src_key.value`` as the new object's value, and ``FakeKey._etag`` and
+``contentsize``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
 import os
 import threading
@@ -130,22 +140,63 @@ def _descriptor_of(key: Any) -> int:
     return os.dup(buffer.fileno())
 
 
+def _fill_copy(target: Any, source: Any) -> None:
+    """Write ``source``'s bytes into ``target`` (a copy moto made empty), in pieces."""
+    with source.lock:
+        descriptor = _descriptor_of(source)
+        size = source.size
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with target.lock:
+            buffer = target._value_buffer
+            buffer.seek(0)
+            buffer.truncate()
+            for offset in range(0, size, _PIECE):
+                piece = os.pread(descriptor, min(_PIECE, size - offset), offset)
+                digest.update(piece)
+                buffer.write(piece)
+            target.contentsize = size
+            target._etag = digest.hexdigest()
+    finally:
+        os.close(descriptor)
+
+
 def _install() -> None:
     from moto.core import botocore_stubber
-    from moto.s3.models import FakeKey
+    from moto.s3.models import FakeKey, S3Backend
     from moto.s3.responses import S3Response
 
     value = FakeKey.value
     get_object = S3Response.get_object
     raw_response = botocore_stubber.MockRawResponse
-    _originals.update(value=value, get_object=get_object, raw_response=raw_response)
+    copy_object = S3Backend.copy_object
+    _originals.update(
+        value=value, get_object=get_object, raw_response=raw_response, copy_object=copy_object
+    )
     assert isinstance(value, property) and value.fget is not None
 
     def streamed_value(self: Any) -> Any:
+        if getattr(_serving, "copy_source", None) is self:
+            return b""  # filled from the source's file once the copy is made
         if getattr(_serving, "get_object", False) and self.size >= STREAM_MIN_BYTES:
             with self.lock:
                 return StreamedBody(_descriptor_of(self), 0, self.size)
         return value.fget(self)
+
+    @functools.wraps(copy_object)
+    def streamed_copy_object(
+        self: Any, src_key: Any, dest_bucket_name: str, dest_key_name: str, *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if src_key.size < STREAM_MIN_BYTES:
+            return copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+        _serving.copy_source = src_key
+        try:
+            result = copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+        finally:
+            _serving.copy_source = None
+        _fill_copy(self.get_object(dest_bucket_name, dest_key_name), src_key)
+        return result
 
     @functools.wraps(get_object)
     def serving_get_object(self: Any) -> Any:
@@ -162,17 +213,19 @@ def _install() -> None:
 
     FakeKey.value = property(streamed_value, value.fset)
     S3Response.get_object = serving_get_object
+    S3Backend.copy_object = streamed_copy_object  # type: ignore[method-assign]
     botocore_stubber.MockRawResponse = response_for  # type: ignore[misc]
 
 
 def _uninstall() -> None:
     from moto.core import botocore_stubber
-    from moto.s3.models import FakeKey
+    from moto.s3.models import FakeKey, S3Backend
     from moto.s3.responses import S3Response
 
     if _originals:
         FakeKey.value = _originals["value"]  # type: ignore[method-assign]
         S3Response.get_object = _originals["get_object"]  # type: ignore[method-assign]
+        S3Backend.copy_object = _originals["copy_object"]  # type: ignore[method-assign]
         botocore_stubber.MockRawResponse = _originals["raw_response"]  # type: ignore[misc]
         _originals.clear()
 
@@ -181,7 +234,7 @@ _PATCH = NestedPatch(_install, _uninstall)
 
 
 def streamed_get_object() -> contextlib.AbstractContextManager[None]:
-    """While inside, large objects' GetObject is read from their files (nestable)."""
+    """While inside, large objects' GetObject reads, and CopyObject copies, their files (nestable)."""
     return _PATCH.held()
 
 

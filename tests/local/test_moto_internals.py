@@ -271,6 +271,60 @@ def test_large_objects_stream_from_their_files_while_streamed_get_object_holds()
         assert isinstance(plain._raw_stream, botocore_stubber.MockRawResponse)
 
 
+def test_moto_copies_an_object_by_reading_its_value_whole() -> None:
+    """Why moto_stream patches CopyObject: the backend puts ``src_key.value`` as the copy's body.
+
+    If moto starts copying buffers itself, drop that part of the adaptation.
+    """
+    from moto.s3.models import FakeKey, S3Backend
+
+    source = inspect.getsource(S3Backend.copy_object)
+    assert "value=src_key.value" in source, _context("moto_stream's copy")
+    assert "self.put_object(" in source, _context("moto_stream's copy")
+    assert "_etag" in inspect.getsource(FakeKey.etag.fget), _context("moto_stream's copy")
+    assert "self.contentsize" in inspect.getsource(FakeKey.size.fget), _context("moto_stream")
+
+
+def test_large_objects_are_copied_from_their_files_while_streamed_get_object_holds() -> None:
+    """Inside: CopyObject of a large object never holds it whole, and gives moto's own result."""
+    import hashlib
+    import os
+    import tracemalloc
+
+    from stepline.local.moto_stream import STREAM_MIN_BYTES, streamed_get_object
+
+    data = os.urandom(2 * STREAM_MIN_BYTES + 7)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="copied")
+        s3.put_bucket_versioning(Bucket="copied", VersioningConfiguration={"Status": "Enabled"})
+        first = s3.put_object(Bucket="copied", Key="k", Body=data)["VersionId"]
+        s3.put_object(Bucket="copied", Key="k", Body=b"newer")
+        s3.put_object(Bucket="copied", Key="small", Body=b"tiny")
+        with streamed_get_object():
+            tracemalloc.start()
+            try:
+                result = s3.copy_object(
+                    Bucket="copied", Key="copy", CopySource={
+                        "Bucket": "copied", "Key": "k", "VersionId": first},
+                    MetadataDirective="REPLACE", Metadata={"a": "b"}, ContentType="text/csv",
+                )
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert peak < STREAM_MIN_BYTES // 2
+            s3.copy_object(Bucket="copied", Key="small-copy",
+                           CopySource={"Bucket": "copied", "Key": "small"})
+        expected_etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+        assert result["CopyObjectResult"]["ETag"] == expected_etag
+        copy = s3.get_object(Bucket="copied", Key="copy")
+        assert copy["Body"].read() == data and copy["ETag"] == expected_etag
+        assert (copy["Metadata"], copy["ContentType"]) == ({"a": "b"}, "text/csv")
+        assert copy["ContentLength"] == len(data)
+        assert s3.get_object(Bucket="copied", Key="small-copy")["Body"].read() == b"tiny"
+        assert s3.get_object(Bucket="copied", Key="k")["Body"].read() == b"newer"
+
+
 def test_glibc_mmap_threshold_can_be_fixed() -> None:
     """malloc.return_large_buffers: mallopt(M_MMAP_THRESHOLD) is accepted by this libc."""
     import platform
