@@ -213,7 +213,7 @@ def _install() -> None:
 
     FakeKey.value = property(streamed_value, value.fset)
     S3Response.get_object = serving_get_object
-    S3Backend.copy_object = streamed_copy_object  # type: ignore[method-assign]
+    S3Backend.copy_object = streamed_copy_object
     botocore_stubber.MockRawResponse = response_for  # type: ignore[misc]
 
 
@@ -234,7 +234,7 @@ _PATCH = NestedPatch(_install, _uninstall)
 
 
 def streamed_get_object() -> contextlib.AbstractContextManager[None]:
-    """While inside, large objects' GetObject reads, and CopyObject copies, their files (nestable)."""
+    """While inside, large objects are read (GetObject) and copied (CopyObject) from their files."""
     return _PATCH.held()
 
 
