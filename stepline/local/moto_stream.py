@@ -140,25 +140,19 @@ def _descriptor_of(key: Any) -> int:
     return os.dup(buffer.fileno())
 
 
-def _fill_copy(target: Any, source: Any) -> None:
-    """Write ``source``'s bytes into ``target`` (a copy moto made empty), in pieces."""
-    with source.lock:
-        descriptor = _descriptor_of(source)
-        size = source.size
+def _fill_copy(target: Any, descriptor: int, size: int) -> None:
+    """Write ``size`` bytes of ``descriptor`` into ``target`` (a copy moto made empty)."""
     digest = hashlib.md5(usedforsecurity=False)
-    try:
-        with target.lock:
-            buffer = target._value_buffer
-            buffer.seek(0)
-            buffer.truncate()
-            for offset in range(0, size, _PIECE):
-                piece = os.pread(descriptor, min(_PIECE, size - offset), offset)
-                digest.update(piece)
-                buffer.write(piece)
-            target.contentsize = size
-            target._etag = digest.hexdigest()
-    finally:
-        os.close(descriptor)
+    with target.lock:
+        buffer = target._value_buffer
+        buffer.seek(0)
+        buffer.truncate()
+        for offset in range(0, size, _PIECE):
+            piece = os.pread(descriptor, min(_PIECE, size - offset), offset)
+            digest.update(piece)
+            buffer.write(piece)
+        target.contentsize = size
+        target._etag = digest.hexdigest()
 
 
 def _install() -> None:
@@ -190,12 +184,21 @@ def _install() -> None:
     ) -> Any:
         if src_key.size < STREAM_MIN_BYTES:
             return copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
-        _serving.copy_source = src_key
+        # The source's bytes, held before the copy replaces anything (a copy onto
+        # its own key in an unversioned bucket disposes of the source's buffer).
+        with src_key.lock:
+            descriptor, size = _descriptor_of(src_key), src_key.size
         try:
-            result = copy_object(self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs)
+            _serving.copy_source = src_key
+            try:
+                result = copy_object(
+                    self, src_key, dest_bucket_name, dest_key_name, *args, **kwargs
+                )
+            finally:
+                _serving.copy_source = None
+            _fill_copy(self.get_object(dest_bucket_name, dest_key_name), descriptor, size)
         finally:
-            _serving.copy_source = None
-        _fill_copy(self.get_object(dest_bucket_name, dest_key_name), src_key)
+            os.close(descriptor)
         return result
 
     @functools.wraps(get_object)

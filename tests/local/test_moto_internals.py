@@ -315,6 +315,12 @@ def test_large_objects_are_copied_from_their_files_while_streamed_get_object_hol
             assert peak < STREAM_MIN_BYTES // 2
             s3.copy_object(Bucket="copied", Key="small-copy",
                            CopySource={"Bucket": "copied", "Key": "small"})
+            # Onto its own key (new metadata), in a bucket without versions.
+            s3.create_bucket(Bucket="plain")
+            s3.put_object(Bucket="plain", Key="k", Body=data)
+            s3.copy_object(Bucket="plain", Key="k", CopySource={"Bucket": "plain", "Key": "k"},
+                           MetadataDirective="REPLACE", Metadata={"c": "d"})
+            assert s3.get_object(Bucket="plain", Key="k")["Body"].read() == data
         expected_etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
         assert result["CopyObjectResult"]["ETag"] == expected_etag
         copy = s3.get_object(Bucket="copied", Key="copy")
