@@ -15,7 +15,8 @@ about (README "Performance"):
   S3), against the CLI on the same file: target <= 1.25 x. The moto server
   shares the machine's cores, so its own CPU during each run is reported too
   (``server cpu``), and the ratio of the handler's CPU to the CLI's, which is
-  what Lambda bills (the server stands in for S3, which Lambda does not bill).
+  what a CPU-bound function's billed duration follows (the server stands in
+  for S3: its CPU is not the function's, though the function waits for it).
   The generated file has 50 bad rows, so the good rows are compressed and
   uploaded; with ``--bad-rows 0`` it is clean, and the handler has S3 copy it
   instead (the production common case).
