@@ -1130,9 +1130,9 @@ class _GoodRows:
 
     def __init__(self, out: Writable, level: int) -> None:
         self._pipe = _GzipPipe(out, level)
+        self._pipe.write(VALIDATED_HEADER)
         self._text = io.StringIO()
         writer = csv.writer(self._text, lineterminator="\n")
-        writer.writerow(COLUMNS)
         self.writerow: Callable[[Any], Any] = writer.writerow
 
     def write(self, data: bytes) -> None:

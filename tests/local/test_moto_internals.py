@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import threading
+from typing import Any
 
 import boto3
 import moto
@@ -25,6 +26,14 @@ PINNED = "5.2.5"
 
 def _context(what: str) -> str:
     return f"{what} was written against moto {PINNED}; installed moto is {moto.__version__}"
+
+
+def _versioned_bucket(name: str) -> Any:
+    """A moto S3 client (inside ``mock_aws``) and a bucket ``name`` with versioning on."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return s3
 
 
 def test_moto_event_patterns_match_as_eventbridge_does() -> None:
@@ -244,9 +253,7 @@ def test_large_objects_stream_from_their_files_while_streamed_get_object_holds()
 
     data = os.urandom(STREAM_MIN_BYTES + 12_345)
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="streamed")
-        s3.put_bucket_versioning(Bucket="streamed", VersioningConfiguration={"Status": "Enabled"})
+        s3 = _versioned_bucket("streamed")
         first = s3.put_object(Bucket="streamed", Key="k", Body=data)["VersionId"]
         s3.put_object(Bucket="streamed", Key="small", Body=b"tiny")
         original_value = FakeKey.value
@@ -295,9 +302,7 @@ def test_large_objects_are_copied_from_their_files_while_streamed_get_object_hol
 
     data = os.urandom(2 * STREAM_MIN_BYTES + 7)
     with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="copied")
-        s3.put_bucket_versioning(Bucket="copied", VersioningConfiguration={"Status": "Enabled"})
+        s3 = _versioned_bucket("copied")
         first = s3.put_object(Bucket="copied", Key="k", Body=data)["VersionId"]
         s3.put_object(Bucket="copied", Key="k", Body=b"newer")
         s3.put_object(Bucket="copied", Key="small", Body=b"tiny")
