@@ -5,6 +5,10 @@ size a generated store-day (``write_sales_csv``, valid rows, 0.1% duplicate
 lines) is gzipped as validation writes it, then :func:`clean_sales.run` cleans
 it on the local SparkSession (``stepline.local.spark``, ``local[2]``), Spark's
 start-up excluded (timed and printed on its own; one warm-up run first).
+``--plain`` also cleans the same rows as the plain ``.csv`` the validator copies
+when a store's file is clean (the common case; one line per record, so Spark
+splits it), as ``this (plain .csv)``; the other versions read the gzip form,
+which every validated file was before the copy.
 ``--job FILE`` (repeatable) times other versions of
 ``glue_jobs/clean_sales.py`` side by side, in turns, on the same files
 (e.g. ``git show main:glue_jobs/clean_sales.py > /tmp/clean_main.py``)
@@ -54,10 +58,23 @@ def load_job(path: Path, name: str) -> ModuleType:
     return module
 
 
-def validated_file(directory: Path, rows: int) -> Path:
-    """A store-day of ``rows`` valid rows as the validator writes them (gzip CSV)."""
+def validated_file(directory: Path, rows: int, copied: bool = False) -> Path:
+    """A store-day of ``rows`` valid rows as the validator writes them (gzip CSV).
+
+    ``copied``: as it copies a clean ``.csv`` (the same rows, uncompressed).
+    """
     from stepline.sample_data import write_sales_csv
 
+    if copied:
+        folder = directory / f"rows-{rows}-plain" / f"validated/sales/date={DATE}/store={STORE}"
+        folder /= "run=bench"
+        target = folder / "sales.csv"
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            compressed = validated_file(directory, rows) / "sales.csv.gz"
+            with gzip.open(compressed, "rb") as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out, 1024 * 1024)
+        return folder
     folder = directory / f"rows-{rows}" / f"validated/sales/date={DATE}/store={STORE}/run=bench"
     target = folder / "sales.csv.gz"
     if not target.exists():
@@ -90,26 +107,34 @@ def main() -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--job", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--plain", action="store_true", help="also clean the plain .csv a clean file is copied as"
+    )
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "stepline-clean")
     args = parser.parse_args()
     spark, spark_start = start_spark()
-    jobs = {"this": load_job(ROOT / "glue_jobs/clean_sales.py", "clean_this")}
+    this = load_job(ROOT / "glue_jobs/clean_sales.py", "clean_this")
+    jobs = {"this": this}
     for index, path in enumerate(args.job):
         jobs[path.name] = load_job(path, f"clean_other_{index}")
+    if args.plain:
+        jobs["this (plain .csv)"] = this
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "spark_start_s": spark_start,
     }
     for rows in args.rows:
-        folder = validated_file(args.dir, rows)
+        folders = {name: validated_file(args.dir, rows) for name in jobs}
+        if args.plain:
+            folders["this (plain .csv)"] = validated_file(args.dir, rows, copied=True)
         samples: dict[str, list[float]] = {name: [] for name in jobs}
         written: dict[str, Any] = {}
         with tempfile.TemporaryDirectory() as workdir:
             for name, job in jobs.items():  # warm-up: JIT, the file in the page cache
-                clean_once(job, spark, Path(workdir) / name, folder)
+                clean_once(job, spark, Path(workdir) / name, folders[name])
             for _ in range(args.runs):
                 for name, job in jobs.items():
-                    seconds, metrics = clean_once(job, spark, Path(workdir) / name, folder)
+                    seconds, metrics = clean_once(job, spark, Path(workdir) / name, folders[name])
                     samples[name].append(seconds)
             for name in jobs:
                 out = Path(workdir) / name / "clean"

@@ -12,7 +12,8 @@ and the job
 
 1. extracts every validated CSV of the arrival (``<validated_prefix>*.{csv,csv.gz}``:
    gzip, or plain where validation copied a clean ``.csv`` as it was), reading
-   all columns as text with an explicit schema;
+   all columns as text with an explicit schema (a plain file line by line, in
+   parts on every core; a gzip one whole, with ``multiLine``);
 2. transforms: trims, types (``sold_at`` -> UTC timestamp plus its original
    offset, ``quantity``, ``unit_price`` and ``revenue`` = quantity x unit_price
    to the clean zone's types, :data:`sales_lake.CLEAN_COLUMNS`) and removes
@@ -49,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
+from pyspark.sql import Column, DataFrame, DataFrameReader, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, DecimalType, StringType, StructField, StructType
 
@@ -218,24 +219,61 @@ class CleanArgs:
 # --------------------------------------------------------------------------- extract
 
 
+def validated_files(spark: SparkSession, source_glob: str) -> tuple[list[str], list[str]]:
+    """The files ``source_glob`` matches, through Hadoop's FileSystem API: (gzip, plain).
+
+    One ``LIST`` on S3 (Glue) or a directory listing (local paths). A glob that
+    matches nothing is an error, as Spark's own reader makes it: an accepted
+    arrival always has its validated file.
+    """
+    jvm: Any = spark.sparkContext._jvm
+    pattern = jvm.org.apache.hadoop.fs.Path(source_glob)
+    filesystem = pattern.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    statuses = filesystem.globStatus(pattern) or []
+    paths = sorted(str(status.getPath().toString()) for status in statuses)
+    if not paths:
+        raise FileNotFoundError(f"no validated file matches {source_glob}")
+    compressed = [path for path in paths if path.endswith(".csv.gz")]
+    return compressed, [path for path in paths if not path.endswith(".csv.gz")]
+
+
+def _csv_reader(spark: SparkSession, *, multi_line: bool) -> DataFrameReader:
+    return (
+        spark.read.schema(RAW_SCHEMA)
+        .option("header", "true")
+        .option("enforceSchema", "false")
+        .option("multiLine", "true" if multi_line else "false")
+        .option("quote", '"')
+        .option("escape", '"')
+        .option("mode", "FAILFAST")
+        .option("encoding", "UTF-8")
+    )
+
+
 def extract(spark: SparkSession, source_glob: str) -> DataFrame:
     """Read validated CSVs (gzip or plain) as all-text columns in the contract's order.
 
     ``enforceSchema=false`` makes Spark check each file's header against the
     schema, so a file with moved columns fails instead of being read shifted.
-    Quoted fields may hold commas and newlines, hence ``multiLine``.
+
+    A gzip file is read with ``multiLine``: a good row may hold a quoted line
+    break, and the validator writes such rows into its gzip output. A plain
+    ``.csv`` is only ever the validator's copy of a raw file it proved to be in
+    the validated form line by line, which a quoted line break is not (the
+    deferral stops there, and the file is written as gzip; see
+    ``RawSalesKey.validated_key``): every record is one line, so it is read
+    line by line, which lets Spark split the file and parse its parts on every
+    core. (A gzip object cannot be split: one task parses it, whatever the
+    cluster's size.)
     """
-    return (
-        spark.read.schema(RAW_SCHEMA)
-        .option("header", "true")
-        .option("enforceSchema", "false")
-        .option("multiLine", "true")
-        .option("quote", '"')
-        .option("escape", '"')
-        .option("mode", "FAILFAST")
-        .option("encoding", "UTF-8")
-        .csv(source_glob)
-    )
+    compressed, plain = validated_files(spark, source_glob)
+    frames = [_csv_reader(spark, multi_line=True).csv(compressed)] if compressed else []
+    if plain:
+        frames.append(_csv_reader(spark, multi_line=False).csv(plain))
+    frame = frames[0]
+    for other in frames[1:]:
+        frame = frame.unionByName(other)
+    return frame
 
 
 # --------------------------------------------------------------------------- transform
@@ -295,11 +333,13 @@ LINE_KEY: tuple[str, ...] = ("order_id", "sku")
 def cluster_lines(raw: DataFrame) -> DataFrame:
     """Spread the rows over the cluster by :data:`LINE_KEY`, so the rest of the job is parallel.
 
-    A validated file is one gzip object, which Spark cannot split: one task
-    decompresses and parses it, whatever the cluster's size. Shuffling the
-    raw text straight after the parse (the exchange :func:`dedupe` needs
-    anyway, moved before the typing) lets every core type, deduplicate and
-    write its share instead of the parsing task doing it all. No partition
+    A validated gzip file is one object Spark cannot split: one task
+    decompresses and parses it, whatever the cluster's size (a copied plain
+    ``.csv`` is parsed in parts, see :func:`extract`, but by byte ranges, not
+    by key). Shuffling the raw text straight after the parse (the exchange
+    :func:`dedupe` needs anyway, moved before the typing) lets every core
+    type, deduplicate and write its share instead of the parsing task doing it
+    all. No partition
     count is given: the session's ``spark.sql.shuffle.partitions``, which
     adaptive query execution (on by default in Spark 3.5 and so on Glue 5.0)
     coalesces to what the data needs, so a small arrival stays one partition

@@ -127,7 +127,10 @@ class RawSalesKey:
 
         The plain one is the copy of a ``.csv`` raw file whose rows were all good
         and already in the validated form (the validator then copies the object
-        rather than writing it); a run has one or the other, never both.
+        rather than writing it); a run has one or the other, never both. The
+        clean job relies on it: a plain validated file has one record per line
+        (a quoted line break stops the copy), so it reads one line by line, in
+        parts.
         """
         extension = ".csv.gz" if compressed else ".csv"
         return f"{self.validated_prefix_key(run)}{self.name}{extension}"

@@ -62,6 +62,11 @@ def _run(engine: str, data: bytes, key: str, ratio: float, **options: Any) -> di
         if report.accepted:
             plain = gzip.decompress(data) if raw_key.compressed else data
             outcome["good"] = plain.decode("utf-8")
+            # The clean job reads a copied .csv line by line (split over the cores):
+            # a file left unchanged never holds a record over more than one line.
+            records = list(csv.reader(io.StringIO(outcome["good"], newline="")))
+            assert len(records) == plain.count(b"\n")
+            assert not any("\n" in value or "\r" in value for r in records for value in r)
     elif report.accepted:
         outcome["good"] = gzip.decompress(good.getvalue()).decode("utf-8")
     if report.counts_complete and report.rejected_rows:
@@ -219,6 +224,8 @@ def test_a_clean_file_in_the_validated_form_is_its_own_output(tmp_path: Path) ->
         "an empty last line": data + b"\n",
         "no last line feed": data[:-1],
         "a bad row at the end": data + b"x\n",
+        "a quoted line break in a good row": data
+        + b'o-1,store_001,2026-11-20T10:00:00Z,GRO-1,"Groc\nery",1,2.50\n',
         "a header in another form": header.replace(b"order_id", b'"order_id"') + b"\n"
         + first + b"\n" + rest,
     }
@@ -226,6 +233,8 @@ def test_a_clean_file_in_the_validated_form_is_its_own_output(tmp_path: Path) ->
         assert variant != data
         outcome = assert_same(variant, key, block_bytes=16 * 1024)
         assert not outcome["unchanged"], name
+    # The quoted line break is a good row (so only its form stops the deferral).
+    assert assert_same(changed["a quoted line break in a good row"], key)["good_rows"] == 5_001
 
 
 def test_generated_sales_files_give_the_reference_verdict(tmp_path: Path) -> None:

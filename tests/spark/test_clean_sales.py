@@ -471,6 +471,46 @@ def test_a_copied_plain_csv_cleans_as_its_gzip_form(spark, lake, tmp_path) -> No
 
 
 @pytest.mark.spark
+def test_a_plain_validated_file_is_parsed_in_parts_a_gzip_one_whole(spark, lake, tmp_path) -> None:
+    """A copied .csv has one line per record, so Spark splits it over the cores; a .csv.gz not.
+
+    The same rows either way (the header read once); a split .csv.gz would need
+    a splittable codec, and gzip's multiLine parse is one task.
+    """
+    from stepline.sample_data import write_sales_csv
+
+    raw = tmp_path / "day.csv"
+    write_sales_csv(raw, RUN_DATE, "0042", 20_000, seed=9, duplicates=10)
+    frames = {}
+    for run_id, name, data in (
+        ("arrival-1", "day.csv", raw.read_bytes()),
+        ("arrival-2", "day.csv.gz", gzip.compress(raw.read_bytes())),
+    ):
+        folder = lake / f"validated/sales/date={RUN_DATE}/store=0042/run={run_id}"
+        folder.mkdir(parents=True)
+        (folder / name).write_bytes(data)
+        args = clean_args(lake, "0042", run_id=run_id)
+        frames[name] = clean_sales.extract(spark, args.source_glob)
+    # Splits of 256 KiB (the default 128 MiB would make this small file one split).
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(256 * 1024))
+    try:
+        assert frames["day.csv"].rdd.getNumPartitions() > 1
+        assert frames["day.csv.gz"].rdd.getNumPartitions() == 1
+        assert frames["day.csv"].count() == 20_000
+        assertDataFrameEqual(frames["day.csv"], frames["day.csv.gz"])
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+@pytest.mark.spark
+def test_an_arrival_without_a_validated_file_is_an_error(spark, lake) -> None:
+    """Nothing under the prefix: the job fails saying so, rather than cleaning no rows."""
+    args = clean_args(lake, "0042")
+    with pytest.raises(FileNotFoundError, match="no validated file matches"):
+        clean_sales.extract(spark, args.source_glob)
+
+
+@pytest.mark.spark
 def test_clean_output_is_what_the_regex_rechecks_gave(spark, lake, tmp_path) -> None:
     """On what validation writes, the generation holds exactly the rows the old transform gave."""
     _validated_by_the_lambda(tmp_path, lake)
