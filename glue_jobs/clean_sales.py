@@ -348,15 +348,18 @@ def cluster_lines(raw: DataFrame) -> DataFrame:
     return raw.repartition(*LINE_KEY)
 
 
-def dedupe(typed: DataFrame) -> DataFrame:
-    """Keep one line per ``(order_id, sku)``: the one with the latest ``sold_at``.
+#: The column :func:`rank_lines` adds: 1 for the line of a key that is kept.
+LINE_RANK = "_line_rank"
 
-    A store re-sending a line (a corrected quantity or price, or the same file
-    twice) is a duplicate, not a second sale. Ties on ``sold_at`` are broken on
-    the remaining columns in a fixed order, so the same input always keeps the
-    same line whatever order Spark reads it in; lines equal in every column
-    are interchangeable. After :func:`cluster_lines` the rows are already
-    partitioned by the key, so the window adds no second shuffle.
+
+def rank_lines(typed: DataFrame) -> DataFrame:
+    """Number the lines of each ``(order_id, sku)`` newest first, in :data:`LINE_RANK`.
+
+    The newest is the one with the latest ``sold_at``. Ties on ``sold_at`` are
+    broken on the remaining columns in a fixed order, so the same input always
+    ranks the same line first whatever order Spark reads it in; lines equal in
+    every column are interchangeable. After :func:`cluster_lines` the rows are
+    already partitioned by the key, so the window adds no second shuffle.
     """
     newest_first = Window.partitionBy(*LINE_KEY).orderBy(
         F.col("sold_at").desc_nulls_last(),
@@ -366,11 +369,21 @@ def dedupe(typed: DataFrame) -> DataFrame:
         F.col("sold_at_offset").asc_nulls_last(),
         F.col("store_id").asc_nulls_last(),
     )
-    return (
-        typed.withColumn("_line_rank", F.row_number().over(newest_first))
-        .where(F.col("_line_rank") == 1)
-        .drop("_line_rank")
-    )
+    return typed.withColumn(LINE_RANK, F.row_number().over(newest_first))
+
+
+def newest_lines(ranked: DataFrame) -> DataFrame:
+    """The first line of each key of :func:`rank_lines`' output, without the rank."""
+    return ranked.where(F.col(LINE_RANK) == 1).drop(LINE_RANK)
+
+
+def dedupe(typed: DataFrame) -> DataFrame:
+    """Keep one line per ``(order_id, sku)``: the one with the latest ``sold_at``.
+
+    A store re-sending a line (a corrected quantity or price, or the same file
+    twice) is a duplicate, not a second sale (see :func:`rank_lines`).
+    """
+    return newest_lines(rank_lines(typed))
 
 
 def transform(raw: DataFrame) -> DataFrame:
@@ -548,11 +561,19 @@ def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -
     # query that reports its name, and the local runtime cleans several
     # arrivals at once in one session.
     run_tag = uuid.uuid4().hex
-    checked = Observation(f"clean_sales.rows_in.{run_tag}")
-    kept = Observation(f"clean_sales.rows_out.{run_tag}")
+    checked = Observation(f"clean_sales.rows.{run_tag}")
     typed = standardise(cluster_lines(extract(spark, args.source_glob)))
-    typed = typed.observe(checked, *_breach_aggregates(rules))
-    clean = dedupe(typed).select(*TYPED_COLUMNS).observe(kept, F.count(F.lit(1)).alias("rows"))
+    # One Observation of every ranked line, before the duplicates are dropped:
+    # the rows, the contract checks and the rows kept (rank 1) in one pass. A
+    # second Observation after the filter cost 17% more time at 1M rows and 5%
+    # at 5M (bench/clean.py, 2026-12-03: 7.44 s against 6.37 s, 25.64 s
+    # against 24.40 s).
+    ranked = rank_lines(typed).observe(
+        checked,
+        *_breach_aggregates(rules),
+        F.sum(F.when(F.col(LINE_RANK) == 1, 1).otherwise(0)).alias("rows_out"),
+    )
+    clean = newest_lines(ranked).select(*TYPED_COLUMNS)
     try:
         load(clean, args.partition_uri)
     except BaseException:
@@ -570,7 +591,7 @@ def run(spark: SparkSession, args: CleanArgs, *, write_metrics: MetricsWriter) -
             f" {args.partition_uri} was removed and no counts were written"
         )
     rows_in = int(totals["rows"])
-    rows_out = int(kept.get["rows"])
+    rows_out = int(totals["rows_out"] or 0)
     metrics: dict[str, Any] = {
         "run_date": args.run_date_text,
         "store_id": args.store_id,
