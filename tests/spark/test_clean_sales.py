@@ -446,13 +446,12 @@ def _validated_by_the_lambda(tmp_path: Path, lake: Path) -> Path:
     return folder
 
 
-@pytest.mark.spark
-def test_a_copied_plain_csv_cleans_as_its_gzip_form(spark, lake, tmp_path) -> None:
-    """A clean .csv that validation copied as it is (plain) gives what the gzip form gives."""
+def _in_both_forms(lake: Path, tmp_path: Path, **generated: int) -> None:
+    """One generated store-day validated twice: plain (run arrival-1), gzip (arrival-2)."""
     from stepline.sample_data import write_sales_csv
 
     raw = tmp_path / "day.csv"
-    write_sales_csv(raw, RUN_DATE, "0042", 2_000, seed=8, duplicates=30)
+    write_sales_csv(raw, RUN_DATE, "0042", **generated)
     for run_id, name, data in (
         ("arrival-1", "day.csv", raw.read_bytes()),
         ("arrival-2", "day.csv.gz", gzip.compress(raw.read_bytes())),
@@ -460,6 +459,12 @@ def test_a_copied_plain_csv_cleans_as_its_gzip_form(spark, lake, tmp_path) -> No
         folder = lake / f"validated/sales/date={RUN_DATE}/store=0042/run={run_id}"
         folder.mkdir(parents=True)
         (folder / name).write_bytes(data)
+
+
+@pytest.mark.spark
+def test_a_copied_plain_csv_cleans_as_its_gzip_form(spark, lake, tmp_path) -> None:
+    """A clean .csv that validation copied as it is (plain) gives what the gzip form gives."""
+    _in_both_forms(lake, tmp_path, rows=2_000, seed=8, duplicates=30)
     plain = run(spark, clean_args(lake, "0042"), write_metrics=RecordingMetricsWriter())
     args = clean_args(lake, "0042", run_id="arrival-2")
     compressed = run(spark, args, write_metrics=RecordingMetricsWriter())
@@ -477,20 +482,11 @@ def test_a_plain_validated_file_is_parsed_in_parts_a_gzip_one_whole(spark, lake,
     The same rows either way (the header read once); a split .csv.gz would need
     a splittable codec, and gzip's multiLine parse is one task.
     """
-    from stepline.sample_data import write_sales_csv
-
-    raw = tmp_path / "day.csv"
-    write_sales_csv(raw, RUN_DATE, "0042", 20_000, seed=9, duplicates=10)
-    frames = {}
-    for run_id, name, data in (
-        ("arrival-1", "day.csv", raw.read_bytes()),
-        ("arrival-2", "day.csv.gz", gzip.compress(raw.read_bytes())),
-    ):
-        folder = lake / f"validated/sales/date={RUN_DATE}/store=0042/run={run_id}"
-        folder.mkdir(parents=True)
-        (folder / name).write_bytes(data)
-        args = clean_args(lake, "0042", run_id=run_id)
-        frames[name] = clean_sales.extract(spark, args.source_glob)
+    _in_both_forms(lake, tmp_path, rows=20_000, seed=9, duplicates=10)
+    frames = {
+        name: clean_sales.extract(spark, clean_args(lake, "0042", run_id=run_id).source_glob)
+        for run_id, name in (("arrival-1", "day.csv"), ("arrival-2", "day.csv.gz"))
+    }
     # Splits of 256 KiB (the default 128 MiB would make this small file one split).
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(256 * 1024))
     try:
