@@ -58,7 +58,13 @@ from isal.igzip_lib import IsalError
 
 from .layout import RawSalesKey
 from .records import FileProblem, Record, RecordReader
-from .rules import COLUMNS, MAX_ORDER_ID_CHARS, MAX_TEXT_CHARS, check_header
+from .rules import (
+    COLUMNS,
+    MAX_ORDER_ID_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_UTC_OFFSET_MINUTES,
+    check_header,
+)
 from .validation import (
     DEFAULT_MAX_REJECT_RATIO,
     GZIP_ERRORS,
@@ -718,6 +724,13 @@ _OFFSET = _lanes_template(b"00:00", _UP_TO_2 + _DIGIT + _EXACT + _UP_TO_5 + _DIG
 _HOUR_OK = np.zeros(1 << 16, np.bool_)
 for _hour in range(24):
     _HOUR_OK[ord(str(_hour // 10)) | ord(str(_hour % 10)) << 8] = True
+#: _OFFSET_HOUR_OK[tens | units << 8]: a UTC offset's hours, 00 to 18 (see
+#: ``MAX_UTC_OFFSET_MINUTES``; 18 only with minutes 00, checked apart).
+_OFFSET_HOUR_OK = np.zeros(1 << 16, np.bool_)
+for _hour in range(MAX_UTC_OFFSET_MINUTES // 60 + 1):
+    _OFFSET_HOUR_OK[ord(str(_hour // 10)) | ord(str(_hour % 10)) << 8] = True
+_EIGHTEEN = np.uint64(ord("1") | ord("8") << 8)
+_ZERO_ZERO = np.uint64(ord("0") | ord("0") << 8)
 #: _SIGN_OK[byte]: + or -.
 _SIGN_OK = np.zeros(256, np.bool_)
 _SIGN_OK[[ord("+"), ord("-")]] = True
@@ -945,8 +958,12 @@ class _Scanner:
             (length == 25)
             & _template(tail, *_SECONDS_OFFSET)
             & _SIGN_OK[_lane(tail, 3)]
-            & _HOUR_OK[_lane2(tail, 4)]
+            & _OFFSET_HOUR_OK[_lane2(tail, 4)]
             & (data[start + 24] - np.uint8(48) <= 9)
+            & ~(
+                (_lane2(tail, 4) == _EIGHTEEN)
+                & ((_lane(tail, 7) != ord("0")) | (data[start + 24] != ord("0")))
+            )
         )
         other = np.flatnonzero(good & ~usual & (length >= 22) & (length <= 32))
         good &= usual
@@ -962,7 +979,8 @@ class _Scanner:
         utc = data[end - 1] == ord("Z")
         y = loads(end - 6)
         offset = _SIGN_OK[_lane(y, 0)] & _template(y >> np.uint64(8), *_OFFSET)
-        offset &= _HOUR_OK[_lane2(y, 1)]
+        offset &= _OFFSET_HOUR_OK[_lane2(y, 1)]
+        offset &= ~((_lane2(y, 1) == _EIGHTEEN) & (_lane2(y, 4) != _ZERO_ZERO))
         good &= utc | offset
         fraction = length - 19 - np.where(utc, 1, 6)
         good &= (fraction >= 2) & (fraction <= 7) & (data[start + 19] == ord("."))

@@ -30,6 +30,12 @@ MAX_PRICE_INTEGER_DIGITS: Final = 10
 # quantity x unit_price (the row's revenue) must fit the clean zone's and the
 # warehouse's DECIMAL(18,2); 2**31 - 1 units at a 10-digit price would not.
 MAX_ABS_REVENUE: Final = Decimal("9999999999999999.99")
+# sold_at's UTC offset must be one the clean zone can type: at most 18:00 either
+# side of UTC with minutes 00 to 59, java.time.ZoneOffset's range, which Spark
+# (Glue, EMR) casts sold_at with. Python's fromisoformat also takes offsets up
+# to 23:59 and minutes past 59 ("+05:75" read as +06:15); Spark types those
+# NULL, so a file passing here would fail its clean job.
+MAX_UTC_OFFSET_MINUTES: Final = 18 * 60
 
 # ISO-8601 "extended" timestamp with an explicit UTC offset.
 _SOLD_AT_RE = re.compile(
@@ -168,6 +174,7 @@ class RowChecker:
             and sold_at[:10] == self._run_date
             and _SOLD_AT_RE.fullmatch(sold_at) is not None
             and _is_real_timestamp(sold_at)
+            and (sold_at[-1] == "Z" or _utc_offset_problem(sold_at) is None)
             and 0 < len(sku) <= MAX_TEXT_CHARS
             and 0 < len(category) <= MAX_TEXT_CHARS
             and _QUANTITY_RE.fullmatch(quantity) is not None
@@ -231,6 +238,19 @@ def _is_real_timestamp(value: str) -> bool:
     return True
 
 
+def _utc_offset_problem(value: str) -> str | None:
+    """Why the ``+HH:MM`` that ``value`` (of the contract's form) ends with is no real offset."""
+    if value[-1] == "Z":
+        return None
+    hours, minutes = int(value[-5:-3]), int(value[-2:])
+    if minutes <= 59 and hours * 60 + minutes <= MAX_UTC_OFFSET_MINUTES:
+        return None
+    return (
+        f"sold_at: {value!r} has the offset {value[-6:]!r}, which is no UTC offset: the "
+        "contract wants minutes 00 to 59 and at most 18:00 either side, like +05:30"
+    )
+
+
 def _order_id_problem(value: str) -> str | None:
     if not value:
         return "order_id: must not be empty"
@@ -250,6 +270,9 @@ def _sold_at_problem(value: str, run_date: str) -> str | None:
         return _sold_at_form_problem(value)
     if not _is_real_timestamp(value):
         return f"sold_at: {value!r} is not a real date and time"
+    offset_problem = _utc_offset_problem(value)
+    if offset_problem is not None:
+        return offset_problem
     if value[:10] != run_date:
         return f"sold_at: local date {value[:10]} differs from the run date {run_date}"
     return None

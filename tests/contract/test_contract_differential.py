@@ -142,7 +142,10 @@ _TRICKY = [
 
 
 def _good_values(rng: random.Random) -> dict[str, str]:
-    offset = rng.choice(["Z", "+00:00", "+05:30", "-08:00", "+23:59", "-00:60"])
+    offset = rng.choice(
+        ["Z", "+00:00", "+05:30", "-08:00", "+23:59", "-00:60", "+18:00", "-18:00", "+18:01",
+         "-18:30", "+05:75"]
+    )
     fraction = rng.choice(["", "", ".1", ".123456", ".1234567"])
     return {
         "order_id": rng.choice(["S1-0001", "o" * 64, "é" * 21, "a", "Ünïcode-1"]),

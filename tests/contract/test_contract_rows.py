@@ -125,6 +125,22 @@ def test_sold_at_that_is_not_a_real_time_is_rejected(one_row_reasons) -> None:
     ]
 
 
+@pytest.mark.parametrize("offset", ["+05:75", "+05:60", "+18:01", "-18:30", "+23:59", "-23:00"])
+def test_sold_at_with_no_real_utc_offset_is_rejected(one_row_reasons, offset: str) -> None:
+    """Python reads these offsets (+05:75 as +06:15); the clean zone's Spark would type NULL."""
+    for sold_at in (f"2026-11-20T10:15:00{offset}", f"2026-11-20T10:15:00.25{offset}"):
+        assert one_row_reasons(sold_at=sold_at) == [
+            f"sold_at: {sold_at!r} has the offset {offset!r}, which is no UTC offset: the "
+            "contract wants minutes 00 to 59 and at most 18:00 either side, like +05:30"
+        ]
+
+
+@pytest.mark.parametrize("offset", ["+18:00", "-18:00", "+17:59", "+14:00", "-12:00", "-00:00"])
+def test_sold_at_at_the_edges_of_the_utc_offsets_is_accepted(one_row_reasons, offset: str) -> None:
+    """Up to 18:00 either side of UTC, java.time.ZoneOffset's range, is a real offset."""
+    assert one_row_reasons(sold_at=f"2026-11-20T10:15:00{offset}") == []
+
+
 @pytest.mark.parametrize("quantity", ["1", "12", "-2", "2147483647"])
 def test_non_zero_integer_quantities_are_accepted(one_row_reasons, quantity: str) -> None:
     """quantity may be any non-zero integer; negative means a return."""

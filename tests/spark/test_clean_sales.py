@@ -230,6 +230,79 @@ def test_standardise_types_and_keeps_the_offset(spark) -> None:
     assertDataFrameEqual(standardise(raw).select(*TYPED_COLUMNS), expected)
 
 
+def _sold_at_corpus() -> list[str | None]:
+    """sold_at texts at every edge: calendar, clock, fraction, offset, and off-contract forms."""
+    days = [
+        "0001-01-01", "1969-12-31", "1970-01-01", "2024-02-29", "2026-02-29", "2026-11-31",
+        "2026-13-01", "2026-00-10", "2026-11-20", "9999-12-31",
+    ]
+    clocks = ["00:00:00", "09:15:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60"]
+    fractions = ["", ".1", ".12", ".123", ".123456", ".1234567", "."]
+    offsets = [
+        "Z", "z", "+00:00", "-00:00", "+05:30", "-08:00", "+14:00", "+18:00", "-18:00",
+        "+18:01", "-18:30", "+23:59", "+05:60", "+05:75", "+0530", "+5:30", "", " Z",
+    ]
+    corpus: list[str | None] = [
+        f"{day}T{clock}{fraction}{offset}"
+        for day in days
+        for clock in clocks
+        for fraction in fractions
+        for offset in offsets
+    ]
+    return [
+        *corpus,
+        None, "", "Z", "+05:30", "2026-11-20 09:15:00Z", "2026-11-20T09:15Z",
+        " 2026-11-20T09:15:00Z", "2026-11-20T09:15:00Z ", "2026-11-20t09:15:00Z",
+        "\u0662\u0660\u0662\u0666-11-20T09:15:00Z", "2026-11-20T09:15:00+05:30:00",
+    ]  # fmt: skip
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("session_zone", ["UTC", "Asia/Kolkata"])
+def test_every_sold_at_the_contract_accepts_is_typed_to_its_instant(spark, session_zone) -> None:
+    """What validation accepts, the clean job types to the same instant Python reads, in any zone.
+
+    The contract is judged in Python and the clean zone typed by Spark: an
+    offset Python reads and Spark does not (``+23:59``, ``+05:75``) once passed
+    validation and then failed the store-day's clean job. Compared as
+    microseconds since the epoch, so neither side's zone converts the values.
+    """
+    from pyspark.sql import functions as F
+
+    rules = pytest.importorskip(
+        "sales_contract.rules", reason="the sales_contract package is not importable"
+    )
+    accepted = [
+        text
+        for text in _sold_at_corpus()
+        if text and rules._sold_at_problem(text, text[:10]) is None
+    ]
+    raw = spark.createDataFrame(
+        [(f"o{i}", "0042", text, "SKU-1", "Toys", "1", "1.00") for i, text in enumerate(accepted)],
+        RAW_SCHEMA,
+    )
+    previous = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", session_zone)
+    try:
+        typed = {
+            row.order_id: row.micros
+            for row in standardise(raw)
+            .select("order_id", F.unix_micros("sold_at").alias("micros"))
+            .collect()
+        }
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", previous)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=UTC)
+    expected = {
+        f"o{i}": (dt.datetime.fromisoformat(text) - epoch) // dt.timedelta(microseconds=1)
+        for i, text in enumerate(accepted)
+    }
+    assert typed == expected
+    # The corpus reaches every accepted offset, the widest ones included.
+    offsets = {text[-6:] for text in accepted if not text.endswith("Z")}
+    assert offsets == {"+00:00", "-00:00", "+05:30", "-08:00", "+14:00", "+18:00", "-18:00"}
+
+
 @pytest.mark.spark
 def test_dedupe_keeps_the_latest_line_whatever_the_input_order(spark) -> None:
     """Per (order_id, sku) the latest sold_at wins; a tie is broken the same way every time."""
